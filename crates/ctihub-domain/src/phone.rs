@@ -1,0 +1,384 @@
+//! Phone numbers as the caller index sees them.
+//!
+//! Every phone-like value is normalized once, when written, into an index key: E.164 (`+…`) when
+//! libphonenumber says the number is valid, the bare digits otherwise. A lookup normalizes the
+//! incoming number the same way, so any spelling of a number meets its stored form in one index
+//! probe. Extensions are split off (a call from `… ext. 12` is from the same company line), and
+//! the words PBXs send for suppressed numbers are recognised instead of indexed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::{Mode, country};
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+/// Inputs longer than this are not phone numbers; they are cut before parsing so a hostile value
+/// cannot make the parser work hard.
+const MAX_INPUT_CHARS: usize = 64;
+
+/// What PBXs and providers send when the caller withheld the number.
+const WITHHELD_WORDS: &[&str] = &[
+    "anonymous",
+    "unknown",
+    "restricted",
+    "private",
+    "unavailable",
+    "withheld",
+    "blocked",
+    "no caller id",
+    "clip no screening",
+];
+
+/// An ISO 3166 country code used to read national formats (`030 5557 1600` in `DE`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Region(country::Id);
+
+impl Region {
+    pub fn parse(code: &str) -> Result<Self, DomainError> {
+        country::Id::from_str(&code.trim().to_ascii_uppercase()).map(Region).map_err(|_| {
+            DomainError::new("default_region", format!("`{code}` is not an ISO 3166 country code such as US or DE"))
+        })
+    }
+
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl Default for Region {
+    fn default() -> Self {
+        Region(country::Id::US)
+    }
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The result of normalizing one phone-like value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerNumber {
+    /// Empty, or a word such as `anonymous`: there is nobody to identify.
+    Withheld,
+    /// Text with no digits in it (`garbage`, `sip:alice@pbx`).
+    NotANumber,
+    /// A number with its index key.
+    Number(PhoneKey),
+}
+
+impl CallerNumber {
+    pub fn key(&self) -> Option<&PhoneKey> {
+        match self {
+            CallerNumber::Number(key) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// The caller index key of a number: `+15135557611` when valid, else its digits (`201` for an
+/// internal extension). Only [`PhoneNormalizer`] builds these, so two keys are equal exactly when
+/// the numbers are the same line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PhoneKey {
+    key: String,
+    extension: Option<String>,
+}
+
+impl PhoneKey {
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+
+    /// True when the key is a valid E.164 number rather than a digits-only fallback.
+    pub fn is_e164(&self) -> bool {
+        self.key.starts_with('+')
+    }
+
+    pub fn extension(&self) -> Option<&str> {
+        self.extension.as_deref()
+    }
+
+    /// Rebuild a key read back from storage. The store only holds keys this module made.
+    pub fn from_stored(key: String, extension: Option<String>) -> Self {
+        PhoneKey { key, extension }
+    }
+}
+
+impl fmt::Display for PhoneKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+/// Normalizes phone numbers with a configured default region.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PhoneNormalizer {
+    region: Region,
+}
+
+impl PhoneNormalizer {
+    pub fn new(region: Region) -> Self {
+        PhoneNormalizer { region }
+    }
+
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    /// libphonenumber deserialises its metadata on first use (hundreds of milliseconds in a debug
+    /// build); call this at start-up so the first caller does not pay for it.
+    pub fn warm_up(&self) {
+        let _ = self.normalize("+1 513 555 7611");
+    }
+
+    pub fn normalize(&self, raw: &str) -> CallerNumber {
+        let text: String = raw.trim().chars().take(MAX_INPUT_CHARS).collect();
+        if text.is_empty() {
+            return CallerNumber::Withheld;
+        }
+        let lower = text.to_lowercase();
+        if WITHHELD_WORDS.iter().any(|w| lower == *w) {
+            return CallerNumber::Withheld;
+        }
+        let text = strip_sip_uri(&text);
+        let (base, extension) = split_extension(text);
+        let digits: String = base.chars().filter(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            return CallerNumber::NotANumber;
+        }
+
+        let extension = extension.filter(|e| !e.is_empty());
+        let number = |key: String| CallerNumber::Number(PhoneKey { key, extension: extension.clone() });
+        if let Some(e164) = self.e164(base, &digits) {
+            return number(e164);
+        }
+        number(digits)
+    }
+
+    /// The E.164 form of a number when libphonenumber finds it valid.
+    ///
+    /// International forms are parsed without a region: `phonenumber` 0.3.10 strips the default
+    /// region's trunk prefix from foreign numbers (`+49 151…` read in `US` loses its `1`), so a
+    /// number that names its own country must not be read in ours.
+    fn e164(&self, base: &str, digits: &str) -> Option<String> {
+        let international = base.trim_start().trim_start_matches("tel:").starts_with('+');
+        if international {
+            return valid_e164(None, &format!("+{digits}"));
+        }
+        // `00` is the international prefix almost everywhere; `011` in the NANP countries.
+        let idd = if self.region_calling_code() == Some(1) { "011" } else { "00" };
+        if let Some(rest) = digits.strip_prefix(idd).or_else(|| digits.strip_prefix("00")) {
+            return valid_e164(None, &format!("+{rest}"));
+        }
+        // Providers such as sipgate send international numbers without `+` (`4915…`). A long
+        // digit string with no trunk `0` is tried as international first.
+        if !digits.starts_with('0') && digits.len() >= 11
+            && let Some(e164) = valid_e164(None, &format!("+{digits}"))
+        {
+            return Some(e164);
+        }
+        valid_e164(Some(self.region.0), base)
+    }
+
+    fn region_calling_code(&self) -> Option<u16> {
+        phonenumber::metadata::DATABASE.by_id(self.region.code()).map(|m| m.country_code())
+    }
+}
+
+fn valid_e164(region: Option<country::Id>, text: &str) -> Option<String> {
+    // The parser has internal `unwrap`s; a malformed value must never take a request down.
+    let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, text)).ok()?.ok()?;
+    phonenumber::is_valid(&parsed).then(|| parsed.format().mode(Mode::E164).to_string())
+}
+
+/// `sip:+4930555@pbx.example;user=phone` → `+4930555`.
+fn strip_sip_uri(text: &str) -> &str {
+    let lower = text.get(..5).map(str::to_ascii_lowercase).unwrap_or_default();
+    let rest = if lower.starts_with("sips:") {
+        &text[5..]
+    } else if lower.starts_with("sip:") {
+        &text[4..]
+    } else {
+        return text;
+    };
+    rest.split(['@', ';']).next().unwrap_or("")
+}
+
+/// Split `… ext. 12`, `… x12`, `…;ext=12` or `…#12` into base number and extension digits.
+fn split_extension(text: &str) -> (&str, Option<String>) {
+    let lower = text.to_ascii_lowercase();
+    let marker = [";ext=", "extension", "ext.", "ext", " x", "#"]
+        .iter()
+        .filter_map(|m| lower.find(m).map(|at| (at, m.len())))
+        .min_by_key(|(at, _)| *at);
+    match marker {
+        // `lower` has the same byte offsets as `text` because only ASCII letters changed case.
+        Some((at, len)) if text.is_char_boundary(at) && text.is_char_boundary(at + len) => {
+            let extension: String = text[at + len..].chars().filter(char::is_ascii_digit).collect();
+            (&text[..at], Some(extension))
+        }
+        _ => (text, None),
+    }
+}
+
+/// How sure the index is that a number belongs to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerLevel {
+    /// The number is one of the user's phone fields.
+    Known,
+    /// The number was found in text the user wrote (a signature, a ticket body).
+    Maybe,
+}
+
+impl CallerLevel {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CallerLevel::Known => "known",
+            CallerLevel::Maybe => "maybe",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "known" => Some(CallerLevel::Known),
+            "maybe" => Some(CallerLevel::Maybe),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of a user's phone field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneKind {
+    Phone,
+    Mobile,
+    Work,
+    Other,
+}
+
+impl PhoneKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PhoneKind::Phone => "phone",
+            PhoneKind::Mobile => "mobile",
+            PhoneKind::Work => "work",
+            PhoneKind::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "phone" => Ok(PhoneKind::Phone),
+            "mobile" => Ok(PhoneKind::Mobile),
+            "work" => Ok(PhoneKind::Work),
+            "other" => Ok(PhoneKind::Other),
+            _ => Err(DomainError::new("phone.kind", format!("`{s}` is not one of phone, mobile, work, other"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(region: &str, raw: &str) -> String {
+        let n = PhoneNormalizer::new(Region::parse(region).unwrap());
+        match n.normalize(raw) {
+            CallerNumber::Number(k) => k.as_str().to_owned(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn us_spellings_meet_in_one_key() {
+        let stored = key("US", "+1 513.555.7611");
+        assert_eq!(stored, "+15135557611");
+        for spelling in ["(513) 555-7611", "513-555-7611", "513.555.7611", "5135557611", "+15135557611"] {
+            assert_eq!(key("US", spelling), stored, "{spelling}");
+        }
+    }
+
+    #[test]
+    fn german_spellings_meet_in_one_key() {
+        let stored = key("DE", "030 5557 1600");
+        assert_eq!(stored, "+493055571600");
+        for spelling in ["+49 30 55571600", "0049 30 55571600", "493055571600", "030/5557-1600"] {
+            assert_eq!(key("DE", spelling), stored, "{spelling}");
+        }
+    }
+
+    #[test]
+    fn extensions_are_split_off() {
+        let n = PhoneNormalizer::new(Region::parse("DE").unwrap());
+        let CallerNumber::Number(k) = n.normalize("+49 30 55571600 ext. 12") else { panic!() };
+        assert_eq!(k.as_str(), "+493055571600");
+        assert_eq!(k.extension(), Some("12"));
+        assert_eq!(key("US", "+1 513 555 7611 x99"), "+15135557611");
+        assert_eq!(key("US", "tel:+1-513-555-7611;ext=7"), "+15135557611");
+    }
+
+    #[test]
+    fn international_without_plus_and_sip_uris() {
+        assert_eq!(key("US", "4915123456789"), "+4915123456789");
+        assert_eq!(key("US", "0049 30 55571600"), "+493055571600");
+        assert_eq!(key("US", "011 49 30 55571600"), "+493055571600");
+        // phonenumber 0.3.10 alone reads this as +495123456789 in region US.
+        assert_eq!(key("US", "+49 151 23456789"), "+4915123456789");
+        assert_eq!(key("DE", "0151 23456789"), "+4915123456789");
+        assert_eq!(key("DE", "sip:+4930555716@pbx.example;user=phone"), key("DE", "+4930555716"));
+    }
+
+    #[test]
+    fn withheld_and_garbage() {
+        let n = PhoneNormalizer::default();
+        assert_eq!(n.normalize(""), CallerNumber::Withheld);
+        assert_eq!(n.normalize("  "), CallerNumber::Withheld);
+        assert_eq!(n.normalize("Anonymous"), CallerNumber::Withheld);
+        assert_eq!(n.normalize("unknown"), CallerNumber::Withheld);
+        assert_eq!(n.normalize("garbage"), CallerNumber::NotANumber);
+        assert_eq!(n.normalize("sip:alice@pbx"), CallerNumber::NotANumber);
+        assert_eq!(key("US", "201"), "201");
+        assert_eq!(key("DE", "**21#"), "21");
+    }
+
+    #[test]
+    fn regions_parse() {
+        assert_eq!(Region::parse("de").unwrap().code(), "DE");
+        assert!(Region::parse("XX").is_err());
+        assert!(Region::parse("").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalization_never_panics(raw in ".{0,80}", region in proptest::sample::select(vec!["US", "DE", "GB", "FR", "IN"])) {
+            let n = PhoneNormalizer::new(Region::parse(region).unwrap());
+            let _ = n.normalize(&raw);
+        }
+
+        #[test]
+        fn phone_shaped_input_never_panics(raw in "[+(]?[0-9 ()./#x*-]{0,40}(ext\\.? ?[0-9]{0,6})?") {
+            let _ = PhoneNormalizer::default().normalize(&raw);
+        }
+
+        #[test]
+        fn e164_keys_normalize_to_themselves(raw in "\\+?[0-9 ()-]{3,20}") {
+            let n = PhoneNormalizer::new(Region::parse("DE").unwrap());
+            if let CallerNumber::Number(k) = n.normalize(&raw) && k.is_e164() {
+                let again = n.normalize(k.as_str());
+                proptest::prop_assert_eq!(again.key().map(PhoneKey::as_str), Some(k.as_str()));
+            }
+        }
+    }
+}
