@@ -84,7 +84,12 @@ pub struct CallData {
 }
 
 impl CallData {
-    pub fn new(direction: Direction, from_line: impl Into<String>, to_line: impl Into<String>, started_at: Millis) -> Self {
+    pub fn new(
+        direction: Direction,
+        from_line: impl Into<String>,
+        to_line: impl Into<String>,
+        started_at: Millis,
+    ) -> Self {
         CallData {
             direction,
             state: CallState::Ringing,

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::time::Millis;
 use crate::ticket::string_enum;
+use crate::time::Millis;
 use crate::{DomainError, Id};
 
 string_enum!(FieldTarget, "target" { User = "user", Ticket = "ticket" });
@@ -75,16 +75,16 @@ impl NewCustomField {
 impl CustomField {
     /// Check a value a client sent and turn it into its stored text. `Ok(None)` clears the field.
     pub fn to_stored(&self, value: &Value) -> Result<Option<String>, DomainError> {
-        let wrong = |expected: &str| {
-            DomainError::new(self.key.clone(), format!("expects {expected}, got {value}"))
-        };
+        let wrong = |expected: &str| DomainError::new(self.key.clone(), format!("expects {expected}, got {value}"));
         let stored = match (self.field_type, value) {
             (_, Value::Null) => return Ok(None),
             (FieldType::Text | FieldType::Phone, Value::String(s)) if s.is_empty() => return Ok(None),
             (FieldType::Text | FieldType::Phone, Value::String(s)) => s.clone(),
             (FieldType::Text | FieldType::Phone, Value::Number(n)) => n.to_string(),
             (FieldType::Integer, Value::Number(n)) if n.is_i64() => n.to_string(),
-            (FieldType::Integer, Value::String(s)) => s.trim().parse::<i64>().map_err(|_| wrong("an integer"))?.to_string(),
+            (FieldType::Integer, Value::String(s)) => {
+                s.trim().parse::<i64>().map_err(|_| wrong("an integer"))?.to_string()
+            }
             (FieldType::Integer, _) => return Err(wrong("an integer")),
             (FieldType::Decimal, Value::Number(n)) => n.to_string(),
             (FieldType::Decimal, Value::String(s)) => {
@@ -99,14 +99,18 @@ impl CustomField {
             },
             (FieldType::Checkbox, _) => return Err(wrong("true or false")),
             (FieldType::Date, Value::String(s)) => {
-                let date: jiff::civil::Date = s.trim().get(..10).unwrap_or(s).parse().map_err(|_| wrong("a date YYYY-MM-DD"))?;
+                let date: jiff::civil::Date =
+                    s.trim().get(..10).unwrap_or(s).parse().map_err(|_| wrong("a date YYYY-MM-DD"))?;
                 date.to_string()
             }
             (FieldType::Date, _) => return Err(wrong("a date YYYY-MM-DD")),
             (FieldType::Dropdown, Value::String(s)) => {
                 if !self.options.iter().any(|o| &o.value == s) {
                     let allowed: Vec<&str> = self.options.iter().map(|o| o.value.as_str()).collect();
-                    return Err(DomainError::new(self.key.clone(), format!("`{s}` is not one of {}", allowed.join(", "))));
+                    return Err(DomainError::new(
+                        self.key.clone(),
+                        format!("`{s}` is not one of {}", allowed.join(", ")),
+                    ));
                 }
                 s.clone()
             }
@@ -119,7 +123,12 @@ impl CustomField {
     pub fn from_stored(&self, text: &str) -> Value {
         match self.field_type {
             FieldType::Integer => text.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
-            FieldType::Decimal => text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(Value::Null),
+            FieldType::Decimal => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             FieldType::Checkbox => Value::Bool(text == "true"),
             _ => Value::String(text.to_owned()),
         }

@@ -182,7 +182,8 @@ impl PhoneNormalizer {
         }
         // Providers such as sipgate send international numbers without `+` (`4915…`). A long
         // digit string with no trunk `0` is tried as international first.
-        if !digits.starts_with('0') && digits.len() >= 11
+        if !digits.starts_with('0')
+            && digits.len() >= 11
             && let Some(e164) = valid_e164(None, &format!("+{digits}"))
         {
             return Some(e164);

@@ -32,9 +32,7 @@ pub fn parse_timestamp(input: &str, zone: &TimeZone) -> Option<Timestamp> {
 
 /// Render milliseconds the way every API answers: `2022-01-27T14:31:40Z`.
 pub fn format_millis(millis: Millis) -> String {
-    Timestamp::from_millisecond(millis)
-        .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
+    Timestamp::from_millisecond(millis).map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

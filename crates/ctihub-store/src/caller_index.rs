@@ -1,0 +1,52 @@
+//! Caller identification: a number in any spelling → the users it belongs to, by one probe of
+//! the `caller_index` table on its normalized key.
+
+use ctihub_domain::phone::{CallerLevel, CallerNumber};
+use ctihub_domain::user::User;
+
+use crate::users::UserRow;
+use crate::{Store, StoreError, StoreResult, on_pool};
+
+/// A user a number belongs to, and how sure the index is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerMatch {
+    pub level: CallerLevel,
+    pub user: User,
+}
+
+#[derive(sqlx::FromRow)]
+struct MatchRow {
+    level: String,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+impl Store {
+    /// Who is calling from `number`? Known matches come first, then maybe-matches; within a
+    /// level the most recently updated user first (the one an agent most likely worked with).
+    /// Withheld and non-numbers match nobody.
+    pub async fn identify_caller(&self, number: &str) -> StoreResult<Vec<CallerMatch>> {
+        let CallerNumber::Number(key) = self.phones.normalize(number) else {
+            return Ok(Vec::new());
+        };
+        // One row per user: a user with the same number in two fields, or known and maybe,
+        // is listed once at the best level.
+        let sql = "SELECT MIN(ci.level) AS level, u.id, u.role, u.name, u.email, u.organization_id, u.external_id, \
+                   u.phones, u.tags, u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, \
+                   u.created_at, u.updated_at \
+                   FROM caller_index ci JOIN users u ON u.id = ci.user_id \
+                   WHERE ci.phone_key = $1 AND u.active \
+                   GROUP BY u.id, u.role, u.name, u.email, u.organization_id, u.external_id, u.phones, u.tags, \
+                   u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, u.created_at, u.updated_at \
+                   ORDER BY MIN(ci.level), u.updated_at DESC, u.id DESC LIMIT 50";
+        let rows: Vec<MatchRow> =
+            on_pool!(self, |pool, PG| sqlx::query_as(sql).bind(key.as_str()).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(|row| {
+                let level = CallerLevel::parse(&row.level)
+                    .ok_or_else(|| StoreError::Corrupt(format!("caller_index.level `{}`", row.level)))?;
+                Ok(CallerMatch { level, user: User::try_from(row.user)? })
+            })
+            .collect()
+    }
+}

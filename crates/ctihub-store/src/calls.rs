@@ -1,0 +1,344 @@
+//! Calls and their events. Dialect adapters decide what an event means; the store keeps the
+//! resulting Call and every event verbatim, in the same transaction, so an acknowledged event is
+//! never lost.
+
+use ctihub_domain::Id;
+use ctihub_domain::call::{
+    Call, CallData, CallEvent, CallState, CompletionStatus, Direction, ExternalRef, NewCallEvent,
+};
+use ctihub_domain::time::now_millis;
+
+use crate::error::map_unique;
+use crate::ids::next_id;
+use crate::json::{from_text, to_text};
+use crate::users::id_list;
+use crate::{Store, StoreError, StoreResult, on_pool};
+
+const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line, dnis, queue_name, started_at, answered_at, \
+     ended_at, completion_status, hangup_cause, agent_id, end_user_id, organization_id, ticket_id, duration, \
+     time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, queue_time, recording_url, transcript, done, \
+     comment, details, created_at, updated_at";
+
+const REF_CONFLICT: &[(&str, &str, &str)] = &[("call_refs", "external_id", "is already used by another call")];
+
+#[derive(sqlx::FromRow)]
+struct CallRow {
+    id: i64,
+    direction: String,
+    state: String,
+    from_line: String,
+    to_line: String,
+    dnis: Option<String>,
+    queue_name: Option<String>,
+    started_at: i64,
+    answered_at: Option<i64>,
+    ended_at: Option<i64>,
+    completion_status: Option<String>,
+    hangup_cause: Option<String>,
+    agent_id: Option<i64>,
+    end_user_id: Option<i64>,
+    organization_id: Option<i64>,
+    ticket_id: Option<i64>,
+    duration: Option<i64>,
+    time_to_answer: Option<i64>,
+    talk_time: Option<i64>,
+    hold_time: Option<i64>,
+    wait_time: Option<i64>,
+    wrap_up_time: Option<i64>,
+    queue_time: Option<i64>,
+    recording_url: Option<String>,
+    transcript: Option<String>,
+    done: bool,
+    comment: Option<String>,
+    details: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl CallRow {
+    fn into_call(self, external_refs: Vec<ExternalRef>) -> StoreResult<Call> {
+        let corrupt = |e: ctihub_domain::DomainError| StoreError::Corrupt(e.to_string());
+        Ok(Call {
+            id: self.id,
+            data: CallData {
+                direction: Direction::parse(&self.direction).map_err(corrupt)?,
+                state: CallState::parse(&self.state).map_err(corrupt)?,
+                from_line: self.from_line,
+                to_line: self.to_line,
+                dnis: self.dnis,
+                queue_name: self.queue_name,
+                started_at: self.started_at,
+                answered_at: self.answered_at,
+                ended_at: self.ended_at,
+                completion_status: self
+                    .completion_status
+                    .as_deref()
+                    .map(CompletionStatus::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                hangup_cause: self.hangup_cause,
+                agent_id: self.agent_id,
+                end_user_id: self.end_user_id,
+                organization_id: self.organization_id,
+                ticket_id: self.ticket_id,
+                duration: self.duration,
+                time_to_answer: self.time_to_answer,
+                talk_time: self.talk_time,
+                hold_time: self.hold_time,
+                wait_time: self.wait_time,
+                wrap_up_time: self.wrap_up_time,
+                queue_time: self.queue_time,
+                recording_url: self.recording_url,
+                transcript: self.transcript,
+                done: self.done,
+                comment: self.comment,
+                details: from_text("calls.details", &self.details)?,
+            },
+            external_refs,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    call_id: i64,
+    source: String,
+    kind: String,
+    payload: String,
+    occurred_at: i64,
+    received_at: i64,
+}
+
+impl TryFrom<EventRow> for CallEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> StoreResult<Self> {
+        Ok(CallEvent {
+            id: row.id,
+            call_id: row.call_id,
+            source: row.source,
+            kind: row.kind,
+            payload: from_text("call_events.payload", &row.payload)?,
+            occurred_at: row.occurred_at,
+            received_at: row.received_at,
+        })
+    }
+}
+
+macro_rules! insert_event {
+    ($tx:expr, $pg:expr, $call_id:expr, $event:expr, $now:expr) => {{
+        let id = next_id!($tx, $pg);
+        sqlx::query(
+            "INSERT INTO call_events (id, call_id, source, kind, payload, occurred_at, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind($call_id)
+        .bind(&$event.source)
+        .bind(&$event.kind)
+        .bind(to_text(&$event.payload))
+        .bind($event.occurred_at)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+        id
+    }};
+}
+
+/// Bind every `CallData` column after `id`, in `CALL_COLUMNS` order, plus the customer key.
+macro_rules! bind_call_data {
+    ($query:expr, $data:expr, $customer_key:expr) => {
+        $query
+            .bind($data.direction.as_str())
+            .bind($data.state.as_str())
+            .bind(&$data.from_line)
+            .bind(&$data.to_line)
+            .bind(&$data.dnis)
+            .bind(&$data.queue_name)
+            .bind($data.started_at)
+            .bind($data.answered_at)
+            .bind($data.ended_at)
+            .bind($data.completion_status.map(|c| c.as_str()))
+            .bind(&$data.hangup_cause)
+            .bind($data.agent_id)
+            .bind($data.end_user_id)
+            .bind($data.organization_id)
+            .bind($data.ticket_id)
+            .bind($data.duration)
+            .bind($data.time_to_answer)
+            .bind($data.talk_time)
+            .bind($data.hold_time)
+            .bind($data.wait_time)
+            .bind($data.wrap_up_time)
+            .bind($data.queue_time)
+            .bind(&$data.recording_url)
+            .bind(&$data.transcript)
+            .bind($data.done)
+            .bind(&$data.comment)
+            .bind(to_text(&$data.details))
+            .bind($customer_key)
+    };
+}
+
+impl Store {
+    fn customer_key(&self, data: &CallData) -> Option<String> {
+        self.phones.normalize(data.customer_line()).key().map(|k| k.as_str().to_owned())
+    }
+
+    /// Store a new call with the ids its sources know it by and, optionally, the event that
+    /// announced it.
+    pub async fn create_call(
+        &self,
+        data: &CallData,
+        refs: &[ExternalRef],
+        first_event: Option<&NewCallEvent>,
+    ) -> StoreResult<Call> {
+        let now = now_millis();
+        let customer_key = self.customer_key(data);
+        let id = on_pool!(self, |pool, PG| {
+            let mut tx = pool.begin().await?;
+            let id = next_id!(tx, PG);
+            let insert = sqlx::query(
+                "INSERT INTO calls (id, direction, state, from_line, to_line, dnis, queue_name, started_at, \
+                 answered_at, ended_at, completion_status, hangup_cause, agent_id, end_user_id, organization_id, \
+                 ticket_id, duration, time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, queue_time, \
+                 recording_url, transcript, done, comment, details, customer_key, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+                 $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $30)",
+            )
+            .bind(id);
+            bind_call_data!(insert, data, &customer_key).bind(now).execute(&mut *tx).await?;
+            for r in refs {
+                sqlx::query("INSERT INTO call_refs (source, external_id, call_id) VALUES ($1, $2, $3)")
+                    .bind(&r.source)
+                    .bind(&r.external_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_unique(e, REF_CONFLICT))?;
+            }
+            if let Some(event) = first_event {
+                insert_event!(tx, PG, id, event, now);
+            }
+            tx.commit().await?;
+            id
+        });
+        self.get_call(id).await
+    }
+
+    /// Replace a call's data (the adapter computed the new state) and record the event that
+    /// caused it, atomically.
+    pub async fn update_call(&self, id: Id, data: &CallData, event: Option<&NewCallEvent>) -> StoreResult<Call> {
+        let now = now_millis();
+        let customer_key = self.customer_key(data);
+        on_pool!(self, |pool, PG| {
+            let mut tx = pool.begin().await?;
+            let update = sqlx::query(
+                "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, dnis = $6, \
+                 queue_name = $7, started_at = $8, answered_at = $9, ended_at = $10, completion_status = $11, \
+                 hangup_cause = $12, agent_id = $13, end_user_id = $14, organization_id = $15, ticket_id = $16, \
+                 duration = $17, time_to_answer = $18, talk_time = $19, hold_time = $20, wait_time = $21, \
+                 wrap_up_time = $22, queue_time = $23, recording_url = $24, transcript = $25, done = $26, \
+                 comment = $27, details = $28, customer_key = $29, updated_at = $30 WHERE id = $1",
+            )
+            .bind(id);
+            let changed = bind_call_data!(update, data, &customer_key).bind(now).execute(&mut *tx).await?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::not_found("call"));
+            }
+            if let Some(event) = event {
+                insert_event!(tx, PG, id, event, now);
+            }
+            tx.commit().await?;
+        });
+        self.get_call(id).await
+    }
+
+    /// Attach another source's id to a call (a Freshdesk reference for a call Zammad announced).
+    pub async fn add_call_ref(&self, call_id: Id, r: &ExternalRef) -> StoreResult<()> {
+        on_pool!(self, |pool, PG| {
+            sqlx::query("INSERT INTO call_refs (source, external_id, call_id) VALUES ($1, $2, $3)")
+                .bind(&r.source)
+                .bind(&r.external_id)
+                .bind(call_id)
+                .execute(pool)
+                .await
+                .map_err(|e| map_unique(e, REF_CONFLICT))?;
+        });
+        Ok(())
+    }
+
+    /// Record an event on an existing call without changing the call.
+    pub async fn append_call_event(&self, call_id: Id, event: &NewCallEvent) -> StoreResult<CallEvent> {
+        let now = now_millis();
+        let id = on_pool!(self, |pool, PG| {
+            let mut tx = pool.begin().await?;
+            let id = insert_event!(tx, PG, call_id, event, now);
+            tx.commit().await?;
+            id
+        });
+        let events = self.list_call_events(call_id).await?;
+        events.into_iter().find(|e| e.id == id).ok_or(StoreError::not_found("call event"))
+    }
+
+    pub async fn get_call(&self, id: Id) -> StoreResult<Call> {
+        self.get_calls(&[id]).await?.pop().ok_or(StoreError::not_found("call"))
+    }
+
+    /// Calls by id with their external refs, in the order asked.
+    pub async fn get_calls(&self, ids: &[Id]) -> StoreResult<Vec<Call>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = id_list(ids);
+        let calls_sql = sqlx::AssertSqlSafe(format!("SELECT {CALL_COLUMNS} FROM calls WHERE id IN ({list})"));
+        let refs_sql = sqlx::AssertSqlSafe(format!(
+            "SELECT call_id, source, external_id FROM call_refs WHERE call_id IN ({list}) ORDER BY source, external_id"
+        ));
+        let (rows, refs): (Vec<CallRow>, Vec<(i64, String, String)>) = on_pool!(self, |pool, PG| {
+            (sqlx::query_as(calls_sql).fetch_all(pool).await?, sqlx::query_as(refs_sql).fetch_all(pool).await?)
+        });
+        let mut calls = rows
+            .into_iter()
+            .map(|row| {
+                let mine =
+                    refs.iter().filter(|(c, _, _)| *c == row.id).map(|(_, s, e)| ExternalRef::new(s, e)).collect();
+                row.into_call(mine)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        calls.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
+        Ok(calls)
+    }
+
+    /// The call a source knows by `external_id`.
+    pub async fn find_call_by_ref(&self, source: &str, external_id: &str) -> StoreResult<Option<Call>> {
+        let id: Option<i64> = on_pool!(self, |pool, PG| {
+            sqlx::query_scalar("SELECT call_id FROM call_refs WHERE source = $1 AND external_id = $2")
+                .bind(source)
+                .bind(external_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        match id {
+            Some(id) => Ok(Some(self.get_call(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A call's events in the order they were received.
+    pub async fn list_call_events(&self, call_id: Id) -> StoreResult<Vec<CallEvent>> {
+        let rows: Vec<EventRow> = on_pool!(self, |pool, PG| {
+            sqlx::query_as(
+                "SELECT id, call_id, source, kind, payload, occurred_at, received_at FROM call_events \
+                 WHERE call_id = $1 ORDER BY id",
+            )
+            .bind(call_id)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(CallEvent::try_from).collect()
+    }
+}

@@ -1,0 +1,18 @@
+//! The global id sequence: one id space for every record, so an id alone names a record and
+//! ids never collide across tables (tags and custom values are indexed by owner id alone).
+
+/// SQL that takes the next id. PostgreSQL has a real sequence; SQLite, with one writer at a
+/// time, counts in a one-row table inside the caller's transaction.
+pub(crate) const fn next_id_sql(pg: bool) -> &'static str {
+    if pg { "SELECT nextval('id_sequence')" } else { "UPDATE id_sequence SET last_id = last_id + 1 RETURNING last_id" }
+}
+
+/// Take the next id inside a transaction: `next_id!(tx, PG)`.
+macro_rules! next_id {
+    ($tx:expr, $pg:expr) => {{
+        let id: i64 = sqlx::query_scalar($crate::ids::next_id_sql($pg)).fetch_one(&mut *$tx).await?;
+        debug_assert!(id <= ctihub_domain::MAX_ID);
+        id
+    }};
+}
+pub(crate) use next_id;

@@ -1,0 +1,493 @@
+//! Users, their phones (through the caller index), tags and custom field values.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ctihub_domain::custom_field::{CustomField, FieldTarget};
+use ctihub_domain::phone::{CallerLevel, PhoneKind};
+use ctihub_domain::time::now_millis;
+use ctihub_domain::user::{NewUser, Role, User, UserPatch, UserPhone, validate_name};
+use ctihub_domain::{Id, normalize_tags};
+
+use crate::error::map_unique;
+use crate::ids::next_id;
+use crate::json::{from_text, to_text};
+use crate::{Store, StoreError, StoreResult, on_pool};
+
+const USER_COLUMNS: &str = "id, role, name, email, organization_id, external_id, phones, tags, custom_fields, \
+     active, password_hash, agent_id, extension, created_at, updated_at";
+
+const UNIQUE_RULES: &[(&str, &str, &str)] = &[
+    ("email_lower", "email", "is already used by another user"),
+    ("agent_id", "agent_id", "is already used by another agent"),
+];
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    role: String,
+    name: String,
+    email: Option<String>,
+    organization_id: Option<i64>,
+    external_id: Option<String>,
+    phones: String,
+    tags: String,
+    custom_fields: String,
+    active: bool,
+    password_hash: Option<String>,
+    agent_id: Option<String>,
+    extension: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<User> {
+        Ok(User {
+            id: row.id,
+            role: Role::parse(&row.role).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            name: row.name,
+            email: row.email,
+            phones: from_text("users.phones", &row.phones)?,
+            organization_id: row.organization_id,
+            external_id: row.external_id,
+            tags: from_text("users.tags", &row.tags)?,
+            custom_fields: from_text("users.custom_fields", &row.custom_fields)?,
+            active: row.active,
+            password_hash: row.password_hash,
+            agent_id: row.agent_id,
+            extension: row.extension,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Which users a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub organization_id: Option<Id>,
+}
+
+/// The result of importing one row: its new id, or why it was rejected.
+pub type UserImportOutcome = Result<Id, StoreError>;
+
+/// A user's values checked and normalized, ready to write.
+struct PreparedUser {
+    name: String,
+    email: Option<String>,
+    email_lower: Option<String>,
+    phones: Vec<UserPhone>,
+    tags: Vec<String>,
+    custom_json: BTreeMap<String, serde_json::Value>,
+    field_rows: Vec<(Id, String)>,
+}
+
+/// Write the index rows derived from a user: caller index (level `known`), tags and custom
+/// field values. The caller has removed the old rows on update.
+macro_rules! write_user_indexes {
+    ($tx:expr, $id:expr, $prepared:expr, $now:expr) => {{
+        for phone in &$prepared.phones {
+            if let Some(key) = &phone.key {
+                sqlx::query(
+                    "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
+                     VALUES ($1, $2, $3, $4, NULL, $5)",
+                )
+                .bind(key.as_str())
+                .bind($id)
+                .bind(CallerLevel::Known.as_str())
+                .bind(key.extension())
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+        for tag in &$prepared.tags {
+            sqlx::query("INSERT INTO tag_index (owner_id, tag) VALUES ($1, $2)")
+                .bind($id)
+                .bind(tag)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for (field_id, value) in &$prepared.field_rows {
+            sqlx::query("INSERT INTO field_values (owner_id, field_id, value) VALUES ($1, $2, $3)")
+                .bind($id)
+                .bind(field_id)
+                .bind(value)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+/// Remove a user's derived `known` index rows before rewriting them.
+macro_rules! clear_user_indexes {
+    ($tx:expr, $id:expr) => {{
+        sqlx::query("DELETE FROM caller_index WHERE user_id = $1 AND level = 'known'")
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query("DELETE FROM tag_index WHERE owner_id = $1").bind($id).execute(&mut *$tx).await?;
+        sqlx::query("DELETE FROM field_values WHERE owner_id = $1").bind($id).execute(&mut *$tx).await?;
+    }};
+}
+
+/// Fail with a clear message when `email` or `agent_id` is taken by someone other than `me`.
+macro_rules! check_unique_user_values {
+    ($tx:expr, $me:expr, $email_lower:expr, $agent_id:expr) => {{
+        if let Some(email) = $email_lower {
+            let other: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_lower = $1")
+                .bind(email)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if other.is_some_and(|o| Some(o) != $me) {
+                return Err(StoreError::conflict("email", "is already used by another user"));
+            }
+        }
+        if let Some(agent_id) = $agent_id {
+            let other: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE agent_id = $1")
+                .bind(agent_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if other.is_some_and(|o| Some(o) != $me) {
+                return Err(StoreError::conflict("agent_id", "is already used by another agent"));
+            }
+        }
+    }};
+}
+
+macro_rules! check_organization_exists {
+    ($tx:expr, $organization_id:expr) => {{
+        if let Some(org) = $organization_id {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1")
+                .bind(org)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::invalid("organization_id", format!("organization {org} does not exist")));
+            }
+        }
+    }};
+}
+
+impl Store {
+    fn prepare_user(
+        &self,
+        name: &str,
+        email: Option<&ctihub_domain::user::Email>,
+        phones: &[(PhoneKind, String)],
+        tags: &[String],
+        custom: BTreeMap<String, serde_json::Value>,
+        defs: &[CustomField],
+    ) -> StoreResult<PreparedUser> {
+        let name = validate_name(name)?;
+        let phones = phones
+            .iter()
+            .filter(|(_, raw)| !raw.trim().is_empty())
+            .map(|(kind, raw)| UserPhone {
+                kind: *kind,
+                raw: raw.trim().to_owned(),
+                key: self.phones.normalize(raw).key().cloned(),
+            })
+            .collect();
+        let (custom_json, field_rows) = custom_values(custom, defs)?;
+        Ok(PreparedUser {
+            name,
+            email: email.map(|e| e.as_str().to_owned()),
+            email_lower: email.map(|e| e.lookup_key()),
+            phones,
+            tags: normalize_tags(tags),
+            custom_json,
+            field_rows,
+        })
+    }
+
+    pub async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        let defs = self.list_custom_fields(FieldTarget::User).await?;
+        let prepared =
+            self.prepare_user(&new.name, new.email.as_ref(), &new.phones, &new.tags, new.custom_fields.clone(), &defs)?;
+        let now = now_millis();
+        let id = on_pool!(self, |pool, PG| {
+            let mut tx = pool.begin().await?;
+            check_unique_user_values!(tx, None::<i64>, &prepared.email_lower, &new.agent_id);
+            check_organization_exists!(tx, new.organization_id);
+            let id = next_id!(tx, PG);
+            sqlx::query(
+                "INSERT INTO users (id, role, name, email, email_lower, organization_id, external_id, phones, tags, \
+                 custom_fields, active, password_hash, agent_id, extension, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+            )
+            .bind(id)
+            .bind(new.role.unwrap_or(Role::EndUser).as_str())
+            .bind(&prepared.name)
+            .bind(&prepared.email)
+            .bind(&prepared.email_lower)
+            .bind(new.organization_id)
+            .bind(&new.external_id)
+            .bind(to_text(&prepared.phones))
+            .bind(to_text(&prepared.tags))
+            .bind(to_text(&prepared.custom_json))
+            .bind(new.active)
+            .bind(&new.password_hash)
+            .bind(&new.agent_id)
+            .bind(&new.extension)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, UNIQUE_RULES))?;
+            write_user_indexes!(tx, id, prepared, now);
+            tx.commit().await?;
+            id
+        });
+        self.get_user(id).await
+    }
+
+    pub async fn get_user(&self, id: Id) -> StoreResult<User> {
+        self.find_user_where("id = $1", id).await?.ok_or(StoreError::not_found("user"))
+    }
+
+    pub async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.find_user_where("email_lower = $1", email.trim().to_lowercase()).await
+    }
+
+    pub async fn find_user_by_external_id(&self, external_id: &str) -> StoreResult<Option<User>> {
+        self.find_user_where("external_id = $1", external_id.to_owned()).await
+    }
+
+    /// The agent a PBX knows by this call-center id.
+    pub async fn find_agent_by_agent_id(&self, agent_id: &str) -> StoreResult<Option<User>> {
+        self.find_user_where("agent_id = $1", agent_id.to_owned()).await
+    }
+
+    async fn find_user_where<T>(&self, condition: &'static str, value: T) -> StoreResult<Option<User>>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send
+            + 'static,
+    {
+        let sql =
+            sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE {condition} ORDER BY id LIMIT 1"));
+        let row: Option<UserRow> =
+            on_pool!(self, |pool, PG| sqlx::query_as(sql).bind(value).fetch_optional(pool).await?);
+        row.map(User::try_from).transpose()
+    }
+
+    /// Several users by id, in the order asked (missing ids are left out).
+    pub async fn get_users(&self, ids: &[Id]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = id_list(ids);
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id IN ({list})"));
+        let rows: Vec<UserRow> = on_pool!(self, |pool, PG| sqlx::query_as(sql).fetch_all(pool).await?);
+        let mut users: Vec<User> = rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?;
+        users.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
+        Ok(users)
+    }
+
+    pub async fn update_user(&self, id: Id, patch: UserPatch) -> StoreResult<User> {
+        let current = self.get_user(id).await?;
+        let defs = self.list_custom_fields(FieldTarget::User).await?;
+        let email = match patch.email {
+            Some(email) => email,
+            None => current.email.as_deref().map(ctihub_domain::user::Email::parse).transpose()?,
+        };
+        let phones: Vec<(PhoneKind, String)> = match patch.phones {
+            Some(phones) => phones,
+            None => current.phones.iter().map(|p| (p.kind, p.raw.clone())).collect(),
+        };
+        let mut custom = current.custom_fields.clone();
+        for (key, value) in patch.custom_fields {
+            custom.insert(key, value);
+        }
+        let prepared = self.prepare_user(
+            patch.name.as_deref().unwrap_or(&current.name),
+            email.as_ref(),
+            &phones,
+            patch.tags.as_deref().unwrap_or(&current.tags),
+            custom,
+            &defs,
+        )?;
+        let role = patch.role.unwrap_or(current.role);
+        let organization_id = patch.organization_id.unwrap_or(current.organization_id);
+        let external_id = patch.external_id.unwrap_or(current.external_id);
+        let active = patch.active.unwrap_or(current.active);
+        let password_hash = patch.password_hash.unwrap_or(current.password_hash);
+        let agent_id = patch.agent_id.unwrap_or(current.agent_id);
+        let extension = patch.extension.unwrap_or(current.extension);
+        let now = now_millis().max(current.updated_at);
+        on_pool!(self, |pool, PG| {
+            let mut tx = pool.begin().await?;
+            check_unique_user_values!(tx, Some(id), &prepared.email_lower, &agent_id);
+            check_organization_exists!(tx, organization_id);
+            sqlx::query(
+                "UPDATE users SET role = $2, name = $3, email = $4, email_lower = $5, organization_id = $6, \
+                 external_id = $7, phones = $8, tags = $9, custom_fields = $10, active = $11, password_hash = $12, \
+                 agent_id = $13, extension = $14, updated_at = $15 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(role.as_str())
+            .bind(&prepared.name)
+            .bind(&prepared.email)
+            .bind(&prepared.email_lower)
+            .bind(organization_id)
+            .bind(&external_id)
+            .bind(to_text(&prepared.phones))
+            .bind(to_text(&prepared.tags))
+            .bind(to_text(&prepared.custom_json))
+            .bind(active)
+            .bind(&password_hash)
+            .bind(&agent_id)
+            .bind(&extension)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, UNIQUE_RULES))?;
+            clear_user_indexes!(tx, id);
+            write_user_indexes!(tx, id, prepared, now);
+            tx.commit().await?;
+        });
+        self.get_user(id).await
+    }
+
+    /// Users in id order, `limit` from `offset`, with the total that match.
+    pub async fn list_users(&self, filter: &UserFilter, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
+        let role = filter.role.map(|r| r.as_str());
+        let condition = "($1 IS NULL OR role = $1) AND ($2 IS NULL OR organization_id = $2)";
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {condition} ORDER BY id LIMIT $3 OFFSET $4"
+        ));
+        let count = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM users WHERE {condition}"));
+        let (rows, total): (Vec<UserRow>, i64) = on_pool!(self, |pool, PG| {
+            let rows = sqlx::query_as(select)
+                .bind(role)
+                .bind(filter.organization_id)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+            let total = sqlx::query_scalar(count).bind(role).bind(filter.organization_id).fetch_one(pool).await?;
+            (rows, total)
+        });
+        Ok((rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?, total))
+    }
+
+    /// Whether anyone can administer this installation yet.
+    pub async fn admin_exists(&self) -> StoreResult<bool> {
+        let found: Option<i64> = on_pool!(self, |pool, PG| {
+            sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND active LIMIT 1")
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
+    /// Import many users. Each row is checked on its own (a bad row is reported, the others are
+    /// kept); rows are written in transactions of `chunk` rows so a large file neither holds one
+    /// huge transaction nor pays one commit per row.
+    pub async fn import_users(&self, rows: Vec<NewUser>) -> StoreResult<Vec<UserImportOutcome>> {
+        const CHUNK: usize = 2000;
+        let defs = self.list_custom_fields(FieldTarget::User).await?;
+        let mut outcomes = Vec::with_capacity(rows.len());
+        let mut seen_emails: HashSet<String> = HashSet::new();
+        let mut seen_agents: HashSet<String> = HashSet::new();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<NewUser> = rows.by_ref().take(CHUNK).collect();
+            let now = now_millis();
+            on_pool!(self, |pool, PG| {
+                let mut tx = pool.begin().await?;
+                for new in chunk {
+                    let prepared = match self.prepare_user(
+                        &new.name,
+                        new.email.as_ref(),
+                        &new.phones,
+                        &new.tags,
+                        new.custom_fields.clone(),
+                        &defs,
+                    ) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            outcomes.push(Err(e));
+                            continue;
+                        }
+                    };
+                    let duplicate_in_file =
+                        prepared.email_lower.as_ref().is_some_and(|e| !seen_emails.insert(e.clone()))
+                            || new.agent_id.as_ref().is_some_and(|a| !seen_agents.insert(a.clone()));
+                    if duplicate_in_file {
+                        outcomes.push(Err(StoreError::conflict("email", "appears twice in this import")));
+                        continue;
+                    }
+                    let check: StoreResult<()> = async {
+                        check_unique_user_values!(tx, None::<i64>, &prepared.email_lower, &new.agent_id);
+                        check_organization_exists!(tx, new.organization_id);
+                        Ok(())
+                    }
+                    .await;
+                    if let Err(e) = check {
+                        outcomes.push(Err(e));
+                        continue;
+                    }
+                    let id = next_id!(tx, PG);
+                    sqlx::query(
+                        "INSERT INTO users (id, role, name, email, email_lower, organization_id, external_id, \
+                         phones, tags, custom_fields, active, password_hash, agent_id, extension, created_at, \
+                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+                    )
+                    .bind(id)
+                    .bind(new.role.unwrap_or(Role::EndUser).as_str())
+                    .bind(&prepared.name)
+                    .bind(&prepared.email)
+                    .bind(&prepared.email_lower)
+                    .bind(new.organization_id)
+                    .bind(&new.external_id)
+                    .bind(to_text(&prepared.phones))
+                    .bind(to_text(&prepared.tags))
+                    .bind(to_text(&prepared.custom_json))
+                    .bind(new.active)
+                    .bind(&new.password_hash)
+                    .bind(&new.agent_id)
+                    .bind(&new.extension)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    write_user_indexes!(tx, id, prepared, now);
+                    outcomes.push(Ok(id));
+                }
+                tx.commit().await?;
+            });
+        }
+        Ok(outcomes)
+    }
+}
+
+/// Check custom values against their definitions: the JSON kept on the row and the index rows.
+pub(crate) fn custom_values(
+    values: BTreeMap<String, serde_json::Value>,
+    defs: &[CustomField],
+) -> StoreResult<(BTreeMap<String, serde_json::Value>, Vec<(Id, String)>)> {
+    let mut json = BTreeMap::new();
+    let mut rows = Vec::new();
+    for (key, value) in values {
+        let def = defs
+            .iter()
+            .find(|d| d.key == key)
+            .ok_or_else(|| StoreError::invalid(key.clone(), format!("`{key}` is not a defined custom field")))?;
+        if let Some(text) = def.to_stored(&value)? {
+            json.insert(key, def.from_stored(&text));
+            rows.push((def.id, text));
+        }
+    }
+    Ok((json, rows))
+}
+
+/// A comma-separated id list for `IN (…)`. Ids are integers, so this cannot inject SQL.
+pub(crate) fn id_list(ids: &[Id]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}

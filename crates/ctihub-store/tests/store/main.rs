@@ -1,0 +1,8 @@
+//! The store suite. Every test runs on SQLite and on PostgreSQL with the same assertions.
+
+mod helpers;
+
+mod caller_index;
+mod calls;
+mod tickets;
+mod users;
