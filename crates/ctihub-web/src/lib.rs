@@ -1,1 +1,102 @@
+//! ctihub's HTTP server: the axum app, its middleware, and one module per API dialect.
+//!
+//! Dialects (Zammad, Zendesk, Freshdesk, …) live in their own modules with their own router and
+//! error shape; `native` is ctihub's own API for the console and administration.
 
+pub mod auth;
+pub mod error;
+mod extract;
+mod health;
+pub mod metrics;
+mod native;
+pub mod openapi;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use ctihub_store::Store;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// Request bodies larger than this are refused with 413. Call events and API objects are a few
+/// kilobytes; recordings are referenced by URL, never uploaded.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Shared by every handler. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        AppState { store }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application with its middleware.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .nest("/api/hub", native::router())
+        .fallback(extract::no_route)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(CatchPanicLayer::custom(extract::panic_response))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Credentials never appear in logs.
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests and return.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state.store.phones().warm_up();
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
