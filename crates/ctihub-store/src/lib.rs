@@ -14,6 +14,8 @@ mod ids;
 mod json;
 mod organizations;
 mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tickets;
 mod tokens;
 mod users;

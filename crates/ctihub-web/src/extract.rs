@@ -32,9 +32,7 @@ where
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::UNPROCESSABLE_ENTITY => {
-            ApiError::Invalid { message: rejection.body_text(), details: Vec::new() }
-        }
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::Invalid { message: rejection.body_text(), details: Vec::new() },
         _ => ApiError::bad_request(rejection.body_text()),
     }
 }

@@ -12,8 +12,8 @@ use crate::AppState;
 
 pub(crate) use callers::__path_identify;
 pub(crate) use tokens::__path_create_token;
-pub(crate) use users::{__path_create_user, __path_get_user, __path_list_users, __path_me, __path_update_user};
 pub use users::UserDto;
+pub(crate) use users::{__path_create_user, __path_get_user, __path_list_users, __path_me, __path_update_user};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -1,0 +1,110 @@
+use serde_json::Value;
+
+use crate::helpers::on_each_app;
+
+#[tokio::test]
+async fn healthz_checks_the_database() {
+    on_each_app(async |app| {
+        let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "ok");
+
+        app.store.close().await;
+        let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), 503, "a node without its database reports unhealthy");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_routes_get_a_json_404_and_every_answer_a_request_id() {
+    on_each_app(async |app| {
+        let response = app.client.get(app.url("/no/such/thing")).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        assert!(response.headers().get("x-request-id").is_some_and(|v| !v.is_empty()));
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "not_found");
+        assert_eq!(body["message"], "no route for GET /no/such/thing");
+
+        let response = app.client.get(app.url("/healthz")).header("x-request-id", "pbx-42").send().await.unwrap();
+        assert_eq!(response.headers()["x-request-id"], "pbx-42", "a caller's request id is kept");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route() {
+    on_each_app(async |app| {
+        app.client.get(app.url("/healthz")).send().await.unwrap();
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        // The recorder is process-wide and other tests run alongside, so look for our series.
+        let counted = text.lines().any(|l| {
+            l.starts_with("ctihub_http_requests_total")
+                && l.contains("route=\"/healthz\"")
+                && l.contains("status=\"200\"")
+        });
+        assert!(counted, "no 200 counter for /healthz in:\n{text}");
+        assert!(text.contains("ctihub_http_request_duration_seconds_bucket"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_documents_every_native_route() {
+    on_each_app(async |app| {
+        let response = app.client.get(app.url("/api/hub/openapi.json")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let doc: Value = response.json().await.unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, method) in [
+            ("/api/hub/me", "get"),
+            ("/api/hub/users", "get"),
+            ("/api/hub/users", "post"),
+            ("/api/hub/users/{id}", "get"),
+            ("/api/hub/users/{id}", "patch"),
+            ("/api/hub/callers", "get"),
+            ("/api/hub/tokens", "post"),
+        ] {
+            assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} undocumented");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies_are_refused_in_json() {
+    on_each_app(async |app| {
+        let (_, token) = app.user(ctihub_domain::user::Role::Admin, "admin@example.com", "correct horse").await;
+        let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(ctihub_web::MAX_BODY_BYTES + 10));
+        let response = app
+            .client
+            .post(app.url("/api/hub/users"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(huge)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "payload_too_large");
+
+        let response = app
+            .client
+            .post(app.url("/api/hub/users"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "bad_request");
+    })
+    .await;
+}

@@ -1,0 +1,66 @@
+//! `spawn_app()`: the real router on a free port with a fresh database.
+
+use ctihub_domain::user::{Email, NewUser, Role};
+use ctihub_store::Store;
+use ctihub_store::testing::fresh_stores;
+use ctihub_web::AppState;
+use ctihub_web::auth::secrets;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub backend: &'static str,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A user with a password (hashed like production) and, for convenience, an API token.
+    pub async fn user(&self, role: Role, email: &str, password: &str) -> (ctihub_domain::user::User, String) {
+        let mut new = NewUser::new(role, email.split('@').next().unwrap_or("user"));
+        new.email = Some(Email::parse(email).unwrap());
+        new.password_hash = Some(secrets::hash_password(password).unwrap());
+        let user = self.store.create_user(new).await.unwrap();
+        let token = secrets::generate_token();
+        self.store.create_api_token(user.id, Some("test"), &secrets::hash_token(&token)).await.unwrap();
+        (user, token)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn spawn(store: Store, backend: &'static str) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store.clone());
+    tokio::spawn(async move {
+        ctihub_web::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp { base, client: reqwest::Client::new(), store, backend, shutdown: Some(tx) }
+}
+
+/// Run `test` against a fresh app on every backend.
+pub async fn on_each_app(test: impl AsyncFn(&TestApp)) {
+    for t in fresh_stores("US").await {
+        let app = spawn(t.store.clone(), t.backend).await;
+        eprintln!("-- on {}", app.backend);
+        test(&app).await;
+        drop(app);
+        drop(t);
+    }
+}

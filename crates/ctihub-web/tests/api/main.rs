@@ -1,0 +1,7 @@
+//! The web crate's suite: the real app on 127.0.0.1, over HTTP, on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod basics;
+mod native_users;
