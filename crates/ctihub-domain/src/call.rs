@@ -55,6 +55,10 @@ pub struct CallData {
     pub state: CallState,
     pub from_line: String,
     pub to_line: String,
+    /// Names the PBX sent for the calling side (`user[]` of an outbound call).
+    pub from_name: Option<String>,
+    /// Names the PBX sent for the called side (the agents who ring, then the one who answered).
+    pub to_name: Option<String>,
     pub dnis: Option<String>,
     pub queue_name: Option<String>,
     pub started_at: Millis,
@@ -95,6 +99,8 @@ impl CallData {
             state: CallState::Ringing,
             from_line: from_line.into(),
             to_line: to_line.into(),
+            from_name: None,
+            to_name: None,
             dnis: None,
             queue_name: None,
             started_at,

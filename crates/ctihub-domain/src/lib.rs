@@ -4,8 +4,10 @@
 //! so the store and the services never re-check them.
 
 pub mod call;
+pub mod cti;
 pub mod custom_field;
 pub mod error;
+pub mod journal;
 pub mod organization;
 pub mod phone;
 pub mod ticket;

@@ -202,6 +202,57 @@ fn valid_e164(region: Option<country::Id>, text: &str) -> Option<String> {
     phonenumber::is_valid(&parsed).then(|| parsed.format().mode(Mode::E164).to_string())
 }
 
+impl PhoneNormalizer {
+    /// Numbers written in free text (a signature's `Fon: +49 (0)30 5557-1600`), as index keys.
+    ///
+    /// A candidate is a run of digits, spaces and `-()./|`, optionally after a `+`. Runs with fewer
+    /// than six digits (extensions, years, `test 123`) are never caller ids, and runs with more
+    /// than one `/` are dates (`12/12/2024`), not numbers.
+    pub fn extract_numbers(&self, text: &str) -> Vec<PhoneKey> {
+        let mut keys: Vec<PhoneKey> = Vec::new();
+        for run in number_runs(text) {
+            let digits = run.chars().filter(char::is_ascii_digit).count();
+            if !(6..=20).contains(&digits) || run.matches('/').count() > 1 {
+                continue;
+            }
+            if let CallerNumber::Number(key) = self.normalize(run)
+                && !keys.iter().any(|k| k.as_str() == key.as_str())
+            {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+}
+
+/// Maximal runs of number-like characters that start with `+` or a digit and end with a digit.
+fn number_runs(text: &str) -> Vec<&str> {
+    let is_part = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/' | '|');
+    let mut runs = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let begins =
+            c.is_ascii_digit() || (c == '+' || c == '(') && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit());
+        match start {
+            None if begins => start = Some(i),
+            Some(s) if !is_part(c) => {
+                runs.push(trim_run(&text[s..i]));
+                start = begins.then_some(i);
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        runs.push(trim_run(&text[s..]));
+    }
+    runs.into_iter().filter(|r| !r.is_empty()).collect()
+}
+
+fn trim_run(run: &str) -> &str {
+    run.trim_end_matches(|c: char| !c.is_ascii_digit())
+}
+
 /// `sip:+4930555@pbx.example;user=phone` → `+4930555`.
 fn strip_sip_uri(text: &str) -> &str {
     let lower = text.get(..5).map(str::to_ascii_lowercase).unwrap_or_default();
@@ -355,6 +406,16 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_found_in_text() {
+        let n = PhoneNormalizer::new(Region::parse("DE").unwrap());
+        let text = "Best regards\nJane\nFon: +49 (0)30 5557-1600, mobile 0151/23456789\n\
+                    Order 12/12/2024, room 1234, call 030/1234567 or ext. 12.";
+        let keys: Vec<String> = n.extract_numbers(text).iter().map(|k| k.as_str().to_owned()).collect();
+        assert_eq!(keys, vec!["+493055571600", "+4915123456789", "+49301234567"]);
+        assert!(n.extract_numbers("no numbers, test 123").is_empty());
+    }
+
+    #[test]
     fn regions_parse() {
         assert_eq!(Region::parse("de").unwrap().code(), "DE");
         assert!(Region::parse("XX").is_err());
@@ -366,6 +427,7 @@ mod tests {
         fn normalization_never_panics(raw in ".{0,80}", region in proptest::sample::select(vec!["US", "DE", "GB", "FR", "IN"])) {
             let n = PhoneNormalizer::new(Region::parse(region).unwrap());
             let _ = n.normalize(&raw);
+            let _ = n.extract_numbers(&raw);
         }
 
         #[test]

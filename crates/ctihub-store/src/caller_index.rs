@@ -23,8 +23,8 @@ struct MatchRow {
 
 impl Store {
     /// Who is calling from `number`? Known matches come first, then maybe-matches; within a
-    /// level the most recently updated user first (the one an agent most likely worked with).
-    /// Withheld and non-numbers match nobody.
+    /// level the newest user first; at most 20, as Zammad lists them. Inactive users, withheld
+    /// numbers and non-numbers match nobody.
     pub async fn identify_caller(&self, number: &str) -> StoreResult<Vec<CallerMatch>> {
         let CallerNumber::Number(key) = self.phones.normalize(number) else {
             return Ok(Vec::new());
@@ -38,7 +38,7 @@ impl Store {
                    WHERE ci.phone_key = $1 AND u.active \
                    GROUP BY u.id, u.role, u.name, u.email, u.organization_id, u.external_id, u.phones, u.tags, \
                    u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, u.created_at, u.updated_at \
-                   ORDER BY MIN(ci.level), u.updated_at DESC, u.id DESC LIMIT 50";
+                   ORDER BY MIN(ci.level), u.id DESC LIMIT 20";
         let rows: Vec<MatchRow> =
             on_pool!(self, |pool, PG| sqlx::query_as(sql).bind(key.as_str()).fetch_all(pool).await?);
         rows.into_iter()

@@ -14,7 +14,7 @@ use crate::json::{from_text, to_text};
 use crate::users::id_list;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
-const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line, dnis, queue_name, started_at, answered_at, \
+const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line, from_name, to_name, dnis, queue_name, started_at, answered_at, \
      ended_at, completion_status, hangup_cause, agent_id, end_user_id, organization_id, ticket_id, duration, \
      time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, queue_time, recording_url, transcript, done, \
      comment, details, created_at, updated_at";
@@ -28,6 +28,8 @@ struct CallRow {
     state: String,
     from_line: String,
     to_line: String,
+    from_name: Option<String>,
+    to_name: Option<String>,
     dnis: Option<String>,
     queue_name: Option<String>,
     started_at: i64,
@@ -65,6 +67,8 @@ impl CallRow {
                 state: CallState::parse(&self.state).map_err(corrupt)?,
                 from_line: self.from_line,
                 to_line: self.to_line,
+                from_name: self.from_name,
+                to_name: self.to_name,
                 dnis: self.dnis,
                 queue_name: self.queue_name,
                 started_at: self.started_at,
@@ -156,6 +160,8 @@ macro_rules! bind_call_data {
             .bind($data.state.as_str())
             .bind(&$data.from_line)
             .bind(&$data.to_line)
+            .bind(&$data.from_name)
+            .bind(&$data.to_name)
             .bind(&$data.dnis)
             .bind(&$data.queue_name)
             .bind($data.started_at)
@@ -202,12 +208,12 @@ impl Store {
             let mut tx = pool.begin().await?;
             let id = next_id!(tx, PG);
             let insert = sqlx::query(
-                "INSERT INTO calls (id, direction, state, from_line, to_line, dnis, queue_name, started_at, \
-                 answered_at, ended_at, completion_status, hangup_cause, agent_id, end_user_id, organization_id, \
-                 ticket_id, duration, time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, queue_time, \
-                 recording_url, transcript, done, comment, details, customer_key, created_at, updated_at) \
+                "INSERT INTO calls (id, direction, state, from_line, to_line, from_name, to_name, dnis, queue_name, \
+                 started_at, answered_at, ended_at, completion_status, hangup_cause, agent_id, end_user_id, \
+                 organization_id, ticket_id, duration, time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, \
+                 queue_time, recording_url, transcript, done, comment, details, customer_key, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $30)",
+                 $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $32)",
             )
             .bind(id);
             bind_call_data!(insert, data, &customer_key).bind(now).execute(&mut *tx).await?;
@@ -237,12 +243,13 @@ impl Store {
         on_pool!(self, |pool, PG| {
             let mut tx = pool.begin().await?;
             let update = sqlx::query(
-                "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, dnis = $6, \
-                 queue_name = $7, started_at = $8, answered_at = $9, ended_at = $10, completion_status = $11, \
-                 hangup_cause = $12, agent_id = $13, end_user_id = $14, organization_id = $15, ticket_id = $16, \
-                 duration = $17, time_to_answer = $18, talk_time = $19, hold_time = $20, wait_time = $21, \
-                 wrap_up_time = $22, queue_time = $23, recording_url = $24, transcript = $25, done = $26, \
-                 comment = $27, details = $28, customer_key = $29, updated_at = $30 WHERE id = $1",
+                "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, from_name = $6, to_name = $7, \
+                 dnis = $8, queue_name = $9, started_at = $10, answered_at = $11, ended_at = $12, \
+                 completion_status = $13, hangup_cause = $14, agent_id = $15, end_user_id = $16, \
+                 organization_id = $17, ticket_id = $18, duration = $19, time_to_answer = $20, talk_time = $21, \
+                 hold_time = $22, wait_time = $23, wrap_up_time = $24, queue_time = $25, recording_url = $26, \
+                 transcript = $27, done = $28, comment = $29, details = $30, customer_key = $31, updated_at = $32 \
+                 WHERE id = $1",
             )
             .bind(id);
             let changed = bind_call_data!(update, data, &customer_key).bind(now).execute(&mut *tx).await?;

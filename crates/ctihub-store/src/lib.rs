@@ -10,7 +10,9 @@ mod caller_index;
 mod calls;
 mod custom_fields;
 mod error;
+mod hub_events;
 mod ids;
+mod journal;
 mod json;
 mod organizations;
 mod settings;
@@ -30,6 +32,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use caller_index::CallerMatch;
 pub use error::{StoreError, StoreResult};
+pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
+pub use journal::JournalFilter;
 pub use tokens::ApiToken;
 pub use users::{UserFilter, UserImportOutcome};
 

@@ -5,6 +5,7 @@ use ctihub_domain::ticket::{
     Comment, NewComment, NewTicket, Priority, Ticket, TicketPatch, TicketStatus, TicketType, Via,
 };
 use ctihub_domain::time::now_millis;
+use ctihub_domain::user::Role;
 use ctihub_domain::{Id, normalize_tags};
 
 use crate::ids::next_id;
@@ -173,9 +174,10 @@ impl Store {
             return Err(StoreError::invalid("subject", "a ticket needs a subject or a description"));
         }
         self.check_ticket_refs(new.requester_id, new.assignee_id, new.group_id).await?;
+        let requester = self.get_user(new.requester_id).await?;
         let organization_id = match new.organization_id {
             Some(org) => Some(self.get_organization(org).await?.id),
-            None => self.get_user(new.requester_id).await?.organization_id,
+            None => requester.organization_id,
         };
         let submitter_id = new.submitter_id.unwrap_or(new.requester_id);
         let defs = self.list_custom_fields(FieldTarget::Ticket).await?;
@@ -190,6 +192,13 @@ impl Store {
             public: true,
             voice: None,
         });
+        // Numbers a customer wrote in their first message (a signature, "call me on …") are
+        // `maybe` caller ids for them; text agents write is not the customer's.
+        let maybe_keys = if comment.author_id == requester.id && requester.role == Role::EndUser {
+            self.phones.extract_numbers(&comment.body)
+        } else {
+            Vec::new()
+        };
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
             let mut tx = pool.begin().await?;
@@ -221,6 +230,19 @@ impl Store {
             write_ticket_indexes!(tx, id, &tags, &field_rows);
             comment.ticket_id = id;
             insert_comment!(tx, PG, comment, now);
+            for key in &maybe_keys {
+                sqlx::query(
+                    "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
+                     VALUES ($1, $2, 'maybe', $3, $4, $5)",
+                )
+                .bind(key.as_str())
+                .bind(requester.id)
+                .bind(key.extension())
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             id
         });

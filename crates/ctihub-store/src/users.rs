@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use ctihub_domain::custom_field::FieldType;
 use ctihub_domain::custom_field::{CustomField, FieldTarget};
-use ctihub_domain::phone::{CallerLevel, PhoneKind};
+use ctihub_domain::phone::{CallerLevel, PhoneKey, PhoneKind};
 use ctihub_domain::time::now_millis;
 use ctihub_domain::user::{NewUser, Role, User, UserPatch, UserPhone, validate_name};
 use ctihub_domain::{Id, normalize_tags};
@@ -80,6 +81,8 @@ struct PreparedUser {
     email: Option<String>,
     email_lower: Option<String>,
     phones: Vec<UserPhone>,
+    /// Every number this user is known by: phone fields, phone-type custom fields, extension.
+    index_keys: Vec<PhoneKey>,
     tags: Vec<String>,
     custom_json: BTreeMap<String, serde_json::Value>,
     field_rows: Vec<(Id, String)>,
@@ -89,8 +92,8 @@ struct PreparedUser {
 /// field values. The caller has removed the old rows on update.
 macro_rules! write_user_indexes {
     ($tx:expr, $id:expr, $prepared:expr, $now:expr) => {{
-        for phone in &$prepared.phones {
-            if let Some(key) = &phone.key {
+        for key in &$prepared.index_keys {
+            {
                 sqlx::query(
                     "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
                      VALUES ($1, $2, $3, $4, NULL, $5)",
@@ -116,6 +119,30 @@ macro_rules! write_user_indexes {
                 .bind($id)
                 .bind(field_id)
                 .bind(value)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+/// When a user gains a number, past calls from it that nobody was identified for now belong to
+/// them; when they lose one, calls attributed to them through it are unattributed. The journal
+/// itself identifies callers on read from the index, so it is always current; this keeps the
+/// stored `end_user_id` (reports, other dialects) in step. One UPDATE per changed number.
+macro_rules! reidentify_calls {
+    ($tx:expr, $user_id:expr, $old_keys:expr, $new_keys:expr) => {{
+        let new_keys: &[PhoneKey] = $new_keys;
+        for old in $old_keys.iter().filter(|old| !new_keys.iter().any(|k| k.as_str() == old.as_str())) {
+            sqlx::query("UPDATE calls SET end_user_id = NULL WHERE customer_key = $1 AND end_user_id = $2")
+                .bind(old)
+                .bind($user_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for key in new_keys.iter().filter(|k| !$old_keys.iter().any(|old| old.as_str() == k.as_str())) {
+            sqlx::query("UPDATE calls SET end_user_id = $2 WHERE customer_key = $1 AND end_user_id IS NULL")
+                .bind(key.as_str())
+                .bind($user_id)
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -173,17 +200,19 @@ macro_rules! check_organization_exists {
 }
 
 impl Store {
+    #[allow(clippy::too_many_arguments)]
     fn prepare_user(
         &self,
         name: &str,
         email: Option<&ctihub_domain::user::Email>,
         phones: &[(PhoneKind, String)],
+        extension: Option<&str>,
         tags: &[String],
         custom: BTreeMap<String, serde_json::Value>,
         defs: &[CustomField],
     ) -> StoreResult<PreparedUser> {
         let name = validate_name(name)?;
-        let phones = phones
+        let phones: Vec<UserPhone> = phones
             .iter()
             .filter(|(_, raw)| !raw.trim().is_empty())
             .map(|(kind, raw)| UserPhone {
@@ -193,11 +222,23 @@ impl Store {
             })
             .collect();
         let (custom_json, field_rows) = custom_values(custom, defs)?;
+        let phone_fields = defs
+            .iter()
+            .filter(|d| d.field_type == FieldType::Phone)
+            .filter_map(|d| custom_json.get(&d.key).and_then(|v| v.as_str()));
+        let mut index_keys: Vec<PhoneKey> = Vec::new();
+        let texts = phones.iter().map(|p| p.raw.as_str()).chain(phone_fields).chain(extension);
+        for key in texts.filter_map(|t| self.phones.normalize(t).key().cloned()) {
+            if !index_keys.iter().any(|k| k.as_str() == key.as_str()) {
+                index_keys.push(key);
+            }
+        }
         Ok(PreparedUser {
             name,
             email: email.map(|e| e.as_str().to_owned()),
             email_lower: email.map(|e| e.lookup_key()),
             phones,
+            index_keys,
             tags: normalize_tags(tags),
             custom_json,
             field_rows,
@@ -206,8 +247,15 @@ impl Store {
 
     pub async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         let defs = self.list_custom_fields(FieldTarget::User).await?;
-        let prepared =
-            self.prepare_user(&new.name, new.email.as_ref(), &new.phones, &new.tags, new.custom_fields.clone(), &defs)?;
+        let prepared = self.prepare_user(
+            &new.name,
+            new.email.as_ref(),
+            &new.phones,
+            new.extension.as_deref(),
+            &new.tags,
+            new.custom_fields.clone(),
+            &defs,
+        )?;
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
             let mut tx = pool.begin().await?;
@@ -238,6 +286,7 @@ impl Store {
             .await
             .map_err(|e| map_unique(e, UNIQUE_RULES))?;
             write_user_indexes!(tx, id, prepared, now);
+            reidentify_calls!(tx, id, &[] as &[String], &prepared.index_keys);
             tx.commit().await?;
             id
         });
@@ -305,10 +354,12 @@ impl Store {
         for (key, value) in patch.custom_fields {
             custom.insert(key, value);
         }
+        let extension = patch.extension.unwrap_or(current.extension);
         let prepared = self.prepare_user(
             patch.name.as_deref().unwrap_or(&current.name),
             email.as_ref(),
             &phones,
+            extension.as_deref(),
             patch.tags.as_deref().unwrap_or(&current.tags),
             custom,
             &defs,
@@ -319,7 +370,6 @@ impl Store {
         let active = patch.active.unwrap_or(current.active);
         let password_hash = patch.password_hash.unwrap_or(current.password_hash);
         let agent_id = patch.agent_id.unwrap_or(current.agent_id);
-        let extension = patch.extension.unwrap_or(current.extension);
         let now = now_millis().max(current.updated_at);
         on_pool!(self, |pool, PG| {
             let mut tx = pool.begin().await?;
@@ -348,8 +398,14 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| map_unique(e, UNIQUE_RULES))?;
+            let old_keys: Vec<String> =
+                sqlx::query_scalar("SELECT phone_key FROM caller_index WHERE user_id = $1 AND level = 'known'")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             clear_user_indexes!(tx, id);
             write_user_indexes!(tx, id, prepared, now);
+            reidentify_calls!(tx, id, &old_keys, &prepared.index_keys);
             tx.commit().await?;
         });
         self.get_user(id).await
@@ -407,6 +463,7 @@ impl Store {
                         &new.name,
                         new.email.as_ref(),
                         &new.phones,
+                        new.extension.as_deref(),
                         &new.tags,
                         new.custom_fields.clone(),
                         &defs,
@@ -458,6 +515,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     write_user_indexes!(tx, id, prepared, now);
+                    reidentify_calls!(tx, id, &[] as &[String], &prepared.index_keys);
                     outcomes.push(Ok(id));
                 }
                 tx.commit().await?;

@@ -150,6 +150,8 @@ CREATE TABLE calls (
     state             TEXT NOT NULL,
     from_line         TEXT NOT NULL,
     to_line           TEXT NOT NULL,
+    from_name         TEXT,
+    to_name           TEXT,
     customer_key      TEXT,
     dnis              TEXT,
     queue_name        TEXT,
@@ -215,3 +217,23 @@ CREATE TABLE settings (
     value      TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 );
+
+-- Real-time messages for agent consoles. The hub delivers from here, so a reconnecting console
+-- (SSE Last-Event-ID) or another node catches up by reading rows after the last id it saw.
+CREATE TABLE hub_events (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    -- JSON array of user ids; NULL means every agent.
+    recipients TEXT,
+    payload    TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE agent_presence (
+    user_id    INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    status     TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE INDEX calls_journal_idx ON calls (done, id);
+CREATE INDEX calls_queue_idx ON calls (queue_name, id);

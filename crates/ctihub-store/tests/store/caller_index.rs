@@ -65,11 +65,11 @@ async fn several_users_on_one_number_are_all_listed_once() {
         let b = store.create_user(caller("Colleague", &[(PhoneKind::Mobile, "513-555-7611")])).await.unwrap();
         let found = store.identify_caller("5135557611").await.unwrap();
         assert_eq!(found.len(), 2, "each user once, even with the number in two fields");
-        // Most recently updated first.
+        // Newest user first, whatever was edited last.
         assert_eq!(found[0].user.id, b.id);
         store.update_user(a.id, UserPatch { name: Some("Reception desk".into()), ..Default::default() }).await.unwrap();
         let found = store.identify_caller("5135557611").await.unwrap();
-        assert_eq!(found[0].user.id, a.id);
+        assert_eq!(found[0].user.id, b.id);
         // Deactivated users are not offered as callers.
         store.update_user(a.id, UserPatch { active: Some(false), ..Default::default() }).await.unwrap();
         let found = store.identify_caller("5135557611").await.unwrap();

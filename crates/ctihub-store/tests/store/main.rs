@@ -4,5 +4,6 @@ mod helpers;
 
 mod caller_index;
 mod calls;
+mod journal;
 mod tickets;
 mod users;

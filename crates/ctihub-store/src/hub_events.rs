@@ -1,0 +1,222 @@
+//! The stored side of real-time delivery: hub events and agent presence.
+//!
+//! Events are appended here in the transaction that publishes them; on PostgreSQL a
+//! `pg_notify('ctihub_events', id)` in the same transaction wakes every node's hub, which reads
+//! the rows it has not delivered yet. NOTIFY is sent only at commit, so no node sees an event
+//! that was rolled back.
+
+use ctihub_domain::Id;
+use ctihub_domain::time::{Millis, now_millis};
+use serde::Serialize;
+use sqlx::postgres::PgListener;
+
+use crate::ids::next_id;
+use crate::json::{from_text, to_text};
+use crate::{Backend, Store, StoreResult, on_pool};
+
+/// The PostgreSQL channel hub events are announced on.
+pub const HUB_CHANNEL: &str = "ctihub_events";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HubEvent {
+    pub id: Id,
+    pub kind: String,
+    /// `None`: every agent. Otherwise only these users.
+    pub recipients: Option<Vec<Id>>,
+    pub payload: serde_json::Value,
+    pub created_at: Millis,
+}
+
+impl HubEvent {
+    pub fn is_for(&self, user_id: Id) -> bool {
+        self.recipients.as_ref().is_none_or(|r| r.contains(&user_id))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    kind: String,
+    recipients: Option<String>,
+    payload: String,
+    created_at: i64,
+}
+
+impl TryFrom<EventRow> for HubEvent {
+    type Error = crate::StoreError;
+
+    fn try_from(row: EventRow) -> StoreResult<Self> {
+        Ok(HubEvent {
+            id: row.id,
+            kind: row.kind,
+            recipients: row.recipients.as_deref().map(|r| from_text("hub_events.recipients", r)).transpose()?,
+            payload: from_text("hub_events.payload", &row.payload)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Agent availability, as the console sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Available,
+    Away,
+    DoNotDisturb,
+}
+
+impl Presence {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Presence::Available => "available",
+            Presence::Away => "away",
+            Presence::DoNotDisturb => "do_not_disturb",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "available" => Some(Presence::Available),
+            "away" => Some(Presence::Away),
+            "do_not_disturb" | "dnd" => Some(Presence::DoNotDisturb),
+            _ => None,
+        }
+    }
+}
+
+/// Wakes a node's hub when another node (or this one) publishes on PostgreSQL.
+pub struct HubNotifications {
+    listener: PgListener,
+}
+
+impl HubNotifications {
+    /// The id of the next announced event; `Ok(None)` when the connection was lost and
+    /// re-established, so announcements may have been missed and the caller should re-read.
+    pub async fn recv(&mut self) -> StoreResult<Option<Id>> {
+        match self.listener.try_recv().await? {
+            Some(notification) => Ok(notification.payload().parse().ok().or(Some(0))),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Store {
+    /// Append a hub event (and announce it on PostgreSQL) in one transaction.
+    pub async fn publish_hub_event(
+        &self,
+        kind: &str,
+        recipients: Option<&[Id]>,
+        payload: &serde_json::Value,
+    ) -> StoreResult<HubEvent> {
+        let now = now_millis();
+        let recipients_text = recipients.map(|r| to_text(&r));
+        let id = on_pool!(self, |pool, PG| {
+            let mut tx = pool.begin().await?;
+            let id = next_id!(tx, PG);
+            sqlx::query(
+                "INSERT INTO hub_events (id, kind, recipients, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(&recipients_text)
+            .bind(to_text(payload))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if PG {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(HUB_CHANNEL)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            id
+        });
+        Ok(HubEvent {
+            id,
+            kind: kind.to_owned(),
+            recipients: recipients.map(<[Id]>::to_vec),
+            payload: payload.clone(),
+            created_at: now,
+        })
+    }
+
+    /// Events with an id above `after`, oldest first.
+    pub async fn hub_events_after(&self, after: Id, limit: i64) -> StoreResult<Vec<HubEvent>> {
+        let rows: Vec<EventRow> = on_pool!(self, |pool, PG| {
+            sqlx::query_as(
+                "SELECT id, kind, recipients, payload, created_at FROM hub_events WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(HubEvent::try_from).collect()
+    }
+
+    /// The newest event id (0 when there is none): where a fresh hub starts delivering.
+    pub async fn last_hub_event_id(&self) -> StoreResult<Id> {
+        let id: Option<i64> =
+            on_pool!(self, |pool, PG| sqlx::query_scalar("SELECT MAX(id) FROM hub_events").fetch_one(pool).await?);
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Delete hub events older than `cutoff`; consoles only replay what they missed recently.
+    pub async fn purge_hub_events_before(&self, cutoff: Millis) -> StoreResult<u64> {
+        Ok(on_pool!(self, |pool, PG| {
+            sqlx::query("DELETE FROM hub_events WHERE created_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    /// On PostgreSQL, a dedicated connection listening for hub announcements; `None` on SQLite,
+    /// where the one node publishing is the only one delivering.
+    pub async fn hub_notifications(&self) -> StoreResult<Option<HubNotifications>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pool) => {
+                // A one-connection pool of its own, with the main pool's options (schema
+                // included): a listener holds its connection for good and would starve the main
+                // pool of one.
+                let own = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .max_lifetime(None)
+                    .idle_timeout(None)
+                    .connect_with((*pool.connect_options()).clone())
+                    .await?;
+                let mut listener = PgListener::connect_with(&own).await?;
+                listener.listen(HUB_CHANNEL).await?;
+                Ok(Some(HubNotifications { listener }))
+            }
+        }
+    }
+
+    pub async fn set_presence(&self, user_id: Id, presence: Presence) -> StoreResult<()> {
+        let now = now_millis();
+        on_pool!(self, |pool, PG| {
+            sqlx::query(
+                "INSERT INTO agent_presence (user_id, status, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+            )
+            .bind(user_id)
+            .bind(presence.as_str())
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Every agent's presence that was ever set (agents never set count as available).
+    pub async fn list_presence(&self) -> StoreResult<Vec<(Id, Presence)>> {
+        let rows: Vec<(i64, String)> = on_pool!(self, |pool, PG| {
+            sqlx::query_as("SELECT user_id, status FROM agent_presence ORDER BY user_id").fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().filter_map(|(id, s)| Presence::parse(&s).map(|p| (id, p))).collect())
+    }
+}
