@@ -203,6 +203,17 @@ fn valid_e164(region: Option<country::Id>, text: &str) -> Option<String> {
 }
 
 impl PhoneNormalizer {
+    /// How a number is shown to people: international format when valid
+    /// (`+49 30 55571600`), else as it was sent (`007`, `anonymous`).
+    pub fn pretty(&self, raw: &str) -> String {
+        match self.normalize(raw) {
+            CallerNumber::Number(key) if key.is_e164() => phonenumber::parse(None, key.as_str())
+                .map(|n| n.format().mode(Mode::International).to_string())
+                .unwrap_or_else(|_| key.as_str().to_owned()),
+            _ => raw.trim().to_owned(),
+        }
+    }
+
     /// Numbers written in free text (a signature's `Fon: +49 (0)30 5557-1600`), as index keys.
     ///
     /// A candidate is a run of digits, spaces and `-()./|`, optionally after a `+`. Runs with fewer
@@ -413,6 +424,14 @@ mod tests {
         let keys: Vec<String> = n.extract_numbers(text).iter().map(|k| k.as_str().to_owned()).collect();
         assert_eq!(keys, vec!["+493055571600", "+4915123456789", "+49301234567"]);
         assert!(n.extract_numbers("no numbers, test 123").is_empty());
+    }
+
+    #[test]
+    fn numbers_are_shown_pretty() {
+        let n = PhoneNormalizer::new(Region::parse("DE").unwrap());
+        assert_eq!(n.pretty("4930609854180"), "+49 30 609854180");
+        assert_eq!(n.pretty("007"), "007");
+        assert_eq!(n.pretty("anonymous"), "anonymous");
     }
 
     #[test]

@@ -35,6 +35,11 @@ pub fn format_millis(millis: Millis) -> String {
     Timestamp::from_millisecond(millis).map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }
 
+/// With milliseconds, as Rails renders timestamps (`2022-01-27T14:31:40.000Z`).
+pub fn format_millis_precise(millis: Millis) -> String {
+    Timestamp::from_millisecond(millis).map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +55,12 @@ mod tests {
         assert_eq!(parsed("2022-01-27T15:31:40Z"), "2022-01-27T15:31:40Z");
         assert_eq!(parsed("2013-06-24 15:31:44 +0000"), "2013-06-24T15:31:44Z");
         assert_eq!(parsed("2022-01-27 15:31:40"), "2022-01-27T15:31:40Z");
+    }
+
+    #[test]
+    fn precise_format_keeps_milliseconds() {
+        assert_eq!(format_millis_precise(1_643_293_900_123), "2022-01-27T14:31:40.123Z");
+        assert_eq!(format_millis_precise(1_643_293_900_000), "2022-01-27T14:31:40.000Z");
     }
 
     #[test]

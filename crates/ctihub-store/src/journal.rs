@@ -105,7 +105,7 @@ impl Store {
             limit.clamp(1, 1000)
         ));
         let ids: Vec<i64> =
-            on_pool!(self, |pool, PG| { bind_params!(sqlx::query_scalar(sql), &params).fetch_all(pool).await? });
+            on_pool!(self, |pool, PG| bind_params!(sqlx::query_scalar(sql), &params).fetch_all(pool).await?);
         self.get_calls(&ids).await
     }
 
@@ -124,7 +124,7 @@ impl Store {
         let list = crate::users::id_list(ids);
         let sql = sqlx::AssertSqlSafe(format!("UPDATE calls SET done = $1, updated_at = $2 WHERE id IN ({list})"));
         let now = now_millis();
-        Ok(on_pool!(self, |pool, PG| { sqlx::query(sql).bind(done).bind(now).execute(pool).await?.rows_affected() }))
+        Ok(on_pool!(self, |pool, PG| sqlx::query(sql).bind(done).bind(now).execute(pool).await?.rows_affected()))
     }
 
     /// Mark every entry matching `filter` ("mark all seen"); returns the ids changed.
@@ -132,7 +132,7 @@ impl Store {
         let (condition, params) = filter.to_sql();
         let select = sqlx::AssertSqlSafe(format!("SELECT id FROM calls WHERE ({condition}) AND done <> {done}"));
         let ids: Vec<i64> =
-            on_pool!(self, |pool, PG| { bind_params!(sqlx::query_scalar(select), &params).fetch_all(pool).await? });
+            on_pool!(self, |pool, PG| bind_params!(sqlx::query_scalar(select), &params).fetch_all(pool).await?);
         self.set_calls_done(&ids, done).await?;
         Ok(ids)
     }

@@ -433,6 +433,15 @@ impl Store {
         Ok((rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?, total))
     }
 
+    /// Every active agent and admin: who "all agents" are when a call is announced.
+    pub async fn active_staff_ids(&self) -> StoreResult<Vec<Id>> {
+        Ok(on_pool!(self, |pool, PG| {
+            sqlx::query_scalar("SELECT id FROM users WHERE role IN ('agent', 'admin') AND active ORDER BY id")
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
     /// Whether anyone can administer this installation yet.
     pub async fn admin_exists(&self) -> StoreResult<bool> {
         let found: Option<i64> = on_pool!(self, |pool, PG| {

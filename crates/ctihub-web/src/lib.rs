@@ -4,12 +4,16 @@
 //! error shape; `native` is ctihub's own API for the console and administration.
 
 pub mod auth;
+pub mod cti;
 pub mod error;
 mod extract;
 mod health;
+pub mod hub;
 pub mod metrics;
 mod native;
 pub mod openapi;
+mod retention;
+mod zammad;
 
 use std::future::Future;
 use std::time::Duration;
@@ -35,11 +39,14 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    pub hub: hub::Hub,
 }
 
 impl AppState {
+    /// Must be called inside a Tokio runtime: it starts the hub's delivery task.
     pub fn new(store: Store) -> Self {
-        AppState { store }
+        let hub = hub::Hub::start(store.clone());
+        AppState { store, hub }
     }
 }
 
@@ -49,6 +56,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(zammad::router())
         .nest("/api/hub", native::router())
         .fallback(extract::no_route)
         .with_state(state)
@@ -73,7 +81,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.store.phones().warm_up();
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let retention = tokio::spawn(retention::run(state.clone()));
+    let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    retention.abort();
+    result
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.

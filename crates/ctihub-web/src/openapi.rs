@@ -10,18 +10,31 @@ use crate::native;
 #[openapi(
     info(title = "ctihub native API", description = "ctihub's own API for the console and administration."),
     paths(
-        native::me,
-        native::list_users,
-        native::create_user,
-        native::get_user,
-        native::update_user,
-        native::identify,
-        native::create_token,
+        native::users::me,
+        native::users::list_users,
+        native::users::create_user,
+        native::users::get_user,
+        native::users::update_user,
+        native::callers::identify,
+        native::tokens::create_token,
+        native::journal::list,
+        native::journal::mark,
+        native::journal::mark_all,
+        native::cti_admin::get_config,
+        native::cti_admin::put_config,
+        native::cti_admin::rotate_token,
+        native::presence::list,
+        native::presence::set,
+        native::events::stream,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),
         (name = "callers", description = "Caller identification through the caller index"),
         (name = "tokens", description = "API tokens"),
+        (name = "journal", description = "The caller journal: missed calls, callbacks"),
+        (name = "cti", description = "CTI integration settings (admins)"),
+        (name = "presence", description = "Agent availability"),
+        (name = "events", description = "Real-time events for agent consoles (SSE)"),
     )
 )]
 pub struct NativeApi;

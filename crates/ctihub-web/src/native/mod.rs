@@ -1,19 +1,20 @@
 //! ctihub's own API under `/api/hub`: what the console and administration scripts use.
 //! Documented at `/api/hub/openapi.json`.
 
-mod callers;
-mod tokens;
-mod users;
+pub(crate) mod callers;
+pub(crate) mod cti_admin;
+pub(crate) mod events;
+pub(crate) mod journal;
+pub(crate) mod presence;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 use crate::AppState;
 
-pub(crate) use callers::__path_identify;
-pub(crate) use tokens::__path_create_token;
 pub use users::UserDto;
-pub(crate) use users::{__path_create_user, __path_get_user, __path_list_users, __path_me, __path_update_user};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +24,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/{id}", get(users::get_user).patch(users::update_user))
         .route("/callers", get(callers::identify))
         .route("/tokens", post(tokens::create_token))
+        .route("/journal", get(journal::list))
+        .route("/journal/done", post(journal::mark))
+        .route("/journal/done-all", post(journal::mark_all))
+        .route("/cti/config", get(cti_admin::get_config).put(cti_admin::put_config))
+        .route("/cti/token", post(cti_admin::rotate_token))
+        .route("/presence", get(presence::list).put(presence::set))
+        .route("/events", get(events::stream))
 }
 
 /// Deserialize a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).

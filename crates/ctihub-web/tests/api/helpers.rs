@@ -56,11 +56,43 @@ async fn spawn(store: Store, backend: &'static str) -> TestApp {
 
 /// Run `test` against a fresh app on every backend.
 pub async fn on_each_app(test: impl AsyncFn(&TestApp)) {
-    for t in fresh_stores("US").await {
+    on_each_app_in("US", test).await
+}
+
+/// The same with another default region for phone numbers.
+pub async fn on_each_app_in(region: &str, test: impl AsyncFn(&TestApp)) {
+    for t in fresh_stores(region).await {
         let app = spawn(t.store.clone(), t.backend).await;
         eprintln!("-- on {}", app.backend);
         test(&app).await;
         drop(app);
         drop(t);
+    }
+}
+
+impl TestApp {
+    /// Enable the generic CTI integration with `config` tweaks; returns the push URL.
+    pub async fn enable_cti(&self, tweak: impl FnOnce(&mut ctihub_domain::cti::CtiConfig)) -> String {
+        let mut config = ctihub_web::cti::load_config(&self.store).await.unwrap();
+        config.enabled = true;
+        config.token = Some("zammad-token-0123456789".into());
+        tweak(&mut config);
+        ctihub_web::cti::save_config(&self.store, &config).await.unwrap();
+        self.url("/api/v1/cti/zammad-token-0123456789")
+    }
+
+    /// POST a form body as a PBX does; returns status and JSON.
+    pub async fn push(&self, url: &str, form: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")))
     }
 }

@@ -5,3 +5,4 @@ mod helpers;
 mod auth;
 mod basics;
 mod native_users;
+mod zammad;

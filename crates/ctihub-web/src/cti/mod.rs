@@ -1,0 +1,10 @@
+//! What the CTI dialects (Zammad generic, sipgate.io, placetel) share: their configuration,
+//! the pipeline every call event goes through, and the journal as people read it.
+
+pub mod config;
+pub mod params;
+pub mod service;
+pub mod view;
+
+pub use config::{load_config, push_path, save_config};
+pub use service::{Decision, IncomingEvent, process};

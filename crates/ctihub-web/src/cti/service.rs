@@ -1,0 +1,267 @@
+//! The pipeline every CTI event goes through, whatever dialect it arrived in (Zammad's
+//! `Cti::Driver::Base#process`): block inbound callers, rewrite outbound caller ids, record
+//! the event in the journal, then tell the agents concerned.
+
+use ctihub_domain::Id;
+use ctihub_domain::call::{Call, CallData, Direction, ExternalRef, NewCallEvent};
+use ctihub_domain::cti::CtiConfig;
+use ctihub_domain::journal::{self, CallSignal, SignalKind, Transition};
+use ctihub_domain::time::now_millis;
+use ctihub_domain::user::User;
+use ctihub_store::{Presence, StoreError};
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::hub::kinds;
+
+/// One call event in dialect-neutral form, with what the dialect knows about the agent.
+#[derive(Debug, Clone)]
+pub struct IncomingEvent {
+    /// `zammad`, `sipgate` or `placetel`: call ids are unique per source.
+    pub source: &'static str,
+    pub call_ref: String,
+    pub signal: CallSignal,
+    /// The number that answered (`answeringNumber`).
+    pub answering_number: Option<String>,
+    /// The agent a provider's user map names (sipgate `userId`, placetel `peer`).
+    pub answering_agent: Option<Id>,
+    /// The event as received, stored verbatim.
+    pub payload: serde_json::Value,
+}
+
+/// What the PBX should do with the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Continue,
+    /// Reject the inbound call as busy.
+    Reject,
+    /// Present `caller_id` on the outbound call to `number`.
+    Dial {
+        caller_id: String,
+        number: String,
+    },
+}
+
+pub async fn process(state: &AppState, config: &CtiConfig, mut event: IncomingEvent) -> Result<Decision, ApiError> {
+    let phones = *state.store.phones();
+    let signal = &event.signal;
+    if signal.kind == SignalKind::NewCall && signal.direction == Direction::Inbound {
+        if let Some(blocked) = config.blocked(&signal.from, &phones) {
+            tracing::info!(from = %signal.from, note = %blocked.note, "blocked inbound caller rejected");
+            // Recorded like Zammad does (it shows as ringing until the PBX hangs up), but
+            // nobody is disturbed by it.
+            record(state, &event).await?;
+            return Ok(Decision::Reject);
+        }
+    }
+    if signal.kind == SignalKind::NewCall
+        && signal.direction == Direction::Outbound
+        && let Some(caller_id) = config.outbound_caller_id(&signal.to, &phones)
+    {
+        // The journal shows the number the customer sees.
+        event.signal.from = caller_id.clone();
+        let number = event.signal.to.trim().to_owned();
+        record(state, &event).await?;
+        return Ok(Decision::Dial { caller_id, number });
+    }
+
+    let (call, transition) = record(state, &event).await?;
+    if matches!(transition, Recorded::Ignored) {
+        return Ok(Decision::Continue);
+    }
+    let hub = &state.hub;
+    hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_id": call.id})).await?;
+    let inbound = event.signal.direction == Direction::Inbound;
+    match event.signal.kind {
+        SignalKind::NewCall if inbound => {
+            let recipients = incoming_call_recipients(state, config, &call).await?;
+            if !recipients.is_empty() {
+                hub.publish(kinds::INCOMING_CALL, Some(&recipients), incoming_call_payload(state, &call)).await?;
+            }
+        }
+        SignalKind::Answer if inbound => {
+            if let Some(agent) = call.data.agent_id {
+                let pop = screen_pop(state, config, &call, &event.signal.from).await?;
+                hub.publish(kinds::SCREEN_POP, Some(&[agent]), pop).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(Decision::Continue)
+}
+
+enum Recorded {
+    Started,
+    Updated,
+    Ignored,
+}
+
+/// Apply the event to its call and store both, in one transaction per write.
+async fn record(state: &AppState, event: &IncomingEvent) -> Result<(Call, Recorded), ApiError> {
+    let store = &state.store;
+    let stored_event = NewCallEvent {
+        source: event.source.to_owned(),
+        kind: event.signal.kind.as_str().to_owned(),
+        payload: event.payload.clone(),
+        occurred_at: event.signal.at,
+    };
+    // Two attempts: a concurrent first event for the same call id can win the insert race,
+    // and then this event applies to the call it created.
+    for _ in 0..2 {
+        let existing = store.find_call_by_ref(event.source, &event.call_ref).await?;
+        match journal::apply(existing.as_ref().map(|c| &c.data), &event.signal) {
+            Transition::Ignore(reason) => {
+                let call = existing.expect("only an existing call can be ignored");
+                tracing::info!(call_id = call.id, reason, "call event recorded without changing the call");
+                store.append_call_event(call.id, &stored_event).await?;
+                return Ok((call, Recorded::Ignored));
+            }
+            Transition::Update(mut data) => {
+                let call = existing.expect("only an existing call can be updated");
+                enrich(state, event, &mut data).await?;
+                return Ok((store.update_call(call.id, &data, Some(&stored_event)).await?, Recorded::Updated));
+            }
+            Transition::Start(mut data) => {
+                enrich(state, event, &mut data).await?;
+                let reference = ExternalRef::new(event.source, event.call_ref.clone());
+                match store.create_call(&data, &[reference], Some(&stored_event)).await {
+                    Ok(call) => return Ok((call, Recorded::Started)),
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Err(ApiError::internal(format!("call {} kept changing while recording an event", event.call_ref)))
+}
+
+/// Fill in who the call is with: the identified customer, and on answer the answering agent.
+async fn enrich(state: &AppState, event: &IncomingEvent, data: &mut CallData) -> Result<(), ApiError> {
+    if data.end_user_id.is_none()
+        && let Some(customer) = best_customer(state, data.customer_line()).await?
+    {
+        data.end_user_id = Some(customer.id);
+        data.organization_id = customer.organization_id;
+    }
+    if event.signal.kind == SignalKind::Answer
+        && let Some(agent) = answering_agent(state, event).await?
+    {
+        data.agent_id = Some(agent.id);
+    }
+    if let Some(number) = &event.answering_number {
+        data.details.insert("answering_number".into(), json!(number));
+    }
+    Ok(())
+}
+
+/// The caller a screen pop is about: the first known match, else the first maybe-match.
+pub(crate) async fn best_customer(state: &AppState, number: &str) -> Result<Option<User>, ApiError> {
+    let matches = state.store.identify_caller(number).await?;
+    Ok(matches.into_iter().next().map(|m| m.user))
+}
+
+/// Who answered: the provider's user map, then `answeringNumber` (a known number or extension
+/// of an agent), then the `user` name, then a PBX agent id.
+async fn answering_agent(state: &AppState, event: &IncomingEvent) -> Result<Option<User>, ApiError> {
+    let store = &state.store;
+    if let Some(id) = event.answering_agent {
+        return Ok(store.get_user(id).await.ok().filter(|u| u.role.is_staff() && u.active));
+    }
+    if let Some(number) = event.answering_number.as_deref().filter(|n| !n.trim().is_empty()) {
+        let matches = store.identify_caller(number).await?;
+        if let Some(agent) = matches.into_iter().map(|m| m.user).find(|u| u.role.is_staff()) {
+            return Ok(Some(agent));
+        }
+        if let Some(agent) = store.find_agent_by_agent_id(number.trim()).await? {
+            return Ok(Some(agent));
+        }
+    }
+    for name in event.signal.users.iter().map(|u| u.trim()).filter(|u| !u.is_empty() && *u != "voicemail") {
+        if let Some(agent) = store.find_staff_by_name(name).await? {
+            return Ok(Some(agent));
+        }
+        if let Some(agent) = store.find_agent_by_agent_id(name).await? {
+            return Ok(Some(agent));
+        }
+    }
+    Ok(None)
+}
+
+/// Agents told about a ringing call: those the notify map assigns to its queue or called number,
+/// plus agents who own the called number; everybody when there is no notify map. Agents in
+/// do-not-disturb are left out.
+async fn incoming_call_recipients(state: &AppState, config: &CtiConfig, call: &Call) -> Result<Vec<Id>, ApiError> {
+    let store = &state.store;
+    let mut recipients: Vec<Id> = if config.notify_map.is_empty() {
+        store.active_staff_ids().await?
+    } else {
+        let mut ids = config.agents_for_queue(&call.data.to_line);
+        if let Some(queue) = &call.data.queue_name {
+            ids.extend(config.agents_for_queue(queue));
+        }
+        let owners = store.identify_caller(&call.data.to_line).await?;
+        ids.extend(owners.into_iter().filter(|m| m.user.role.is_staff()).map(|m| m.user.id));
+        ids
+    };
+    recipients.sort_unstable();
+    recipients.dedup();
+    let dnd: Vec<Id> = store
+        .list_presence()
+        .await?
+        .into_iter()
+        .filter(|(_, p)| *p == Presence::DoNotDisturb)
+        .map(|(id, _)| id)
+        .collect();
+    recipients.retain(|id| !dnd.contains(id));
+    Ok(recipients)
+}
+
+fn incoming_call_payload(state: &AppState, call: &Call) -> serde_json::Value {
+    let phones = state.store.phones();
+    json!({
+        "call_id": call.id,
+        "direction": call.data.direction.as_str(),
+        "from": call.data.from_line,
+        "from_pretty": phones.pretty(&call.data.from_line),
+        "to": call.data.to_line,
+        "to_pretty": phones.pretty(&call.data.to_line),
+        "to_name": call.data.to_name,
+        "queue": call.data.queue_name,
+        "end_user_id": call.data.end_user_id,
+    })
+}
+
+/// What to open for the answering agent: the caller's profile when they had a ticket change
+/// recently (they are probably calling about it), else a new ticket titled "Call from …".
+async fn screen_pop(
+    state: &AppState,
+    config: &CtiConfig,
+    call: &Call,
+    from: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let customer = match call.data.end_user_id {
+        Some(id) => state.store.get_user(id).await.ok(),
+        None => None,
+    };
+    let since = now_millis() - config.customer_last_activity_secs * 1000;
+    let recent = match &customer {
+        Some(c) => state.store.has_ticket_updated_since(c.id, since).await?,
+        None => false,
+    };
+    Ok(match customer {
+        Some(c) if recent => json!({
+            "call_id": call.id,
+            "screen": "user_profile",
+            "user_id": c.id,
+            "url": format!("/console/users/{}", c.id),
+        }),
+        customer => json!({
+            "call_id": call.id,
+            "screen": "ticket_create",
+            "customer_id": customer.map(|c| c.id),
+            "title": format!("Call from {}", from.trim()),
+            "url": format!("/console/tickets/new?call_id={}", call.id),
+        }),
+    })
+}

@@ -1,0 +1,149 @@
+//! The hub: real-time messages to agent consoles.
+//!
+//! Publishing stores the event first (the store remembers) and then wakes this node's delivery
+//! task (the hub delivers). The task reads every stored event it has not delivered yet and
+//! broadcasts it to the SSE streams of this node. On PostgreSQL, other nodes are woken by
+//! `LISTEN ctihub_events`; a periodic tick covers notifications lost while reconnecting.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ctihub_domain::Id;
+use ctihub_store::{HubEvent, Store, StoreResult};
+use tokio::sync::{Notify, broadcast};
+
+/// Kinds of hub events the console understands.
+pub mod kinds {
+    /// A call is ringing for the recipients.
+    pub const INCOMING_CALL: &str = "incoming_call";
+    /// Something in the journal changed; consoles re-read it.
+    pub const JOURNAL_CHANGED: &str = "journal_changed";
+    /// Open a screen for the recipient: a caller's profile or a new ticket.
+    pub const SCREEN_POP: &str = "screen_pop";
+    /// An agent's presence changed.
+    pub const PRESENCE_CHANGED: &str = "presence_changed";
+}
+
+const POLL_EVERY: Duration = Duration::from_secs(2);
+/// How far back a resync looks for events whose transaction committed after a later one.
+const RESYNC_WINDOW: Id = 1000;
+
+#[derive(Clone, Debug)]
+pub struct Hub {
+    store: Store,
+    sender: broadcast::Sender<Arc<HubEvent>>,
+    wake: Arc<Notify>,
+}
+
+impl Hub {
+    /// Start the hub's delivery task on the current runtime.
+    pub fn start(store: Store) -> Hub {
+        let (sender, _) = broadcast::channel(1024);
+        let hub = Hub { store, sender, wake: Arc::new(Notify::new()) };
+        let task = hub.clone();
+        tokio::spawn(async move { task.deliver().await });
+        hub
+    }
+
+    /// Store an event for `recipients` (`None`: every agent) and have it delivered.
+    pub async fn publish(
+        &self,
+        kind: &str,
+        recipients: Option<&[Id]>,
+        payload: serde_json::Value,
+    ) -> StoreResult<HubEvent> {
+        let event = self.store.publish_hub_event(kind, recipients, &payload).await?;
+        self.wake.notify_one();
+        Ok(event)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubEvent>> {
+        self.sender.subscribe()
+    }
+
+    async fn deliver(self) {
+        let mut cursor = loop {
+            match self.store.last_hub_event_id().await {
+                Ok(id) => break id,
+                Err(e) => {
+                    tracing::warn!(error = %e, "hub: cannot read the events table yet; retrying");
+                    tokio::time::sleep(POLL_EVERY).await;
+                }
+            }
+        };
+        let mut delivered = Delivered::default();
+        let mut notifications = match self.store.hub_notifications().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "hub: cannot LISTEN for other nodes' events; polling only");
+                None
+            }
+        };
+        loop {
+            let lookback = tokio::select! {
+                () = self.wake.notified() => 0,
+                () = tokio::time::sleep(POLL_EVERY) => 0,
+                announced = next_notification(&mut notifications) => match announced {
+                    // An id at or below the cursor committed late: look back to it.
+                    Some(id) if id <= cursor => cursor - id + 1,
+                    Some(_) => 0,
+                    None => RESYNC_WINDOW,
+                },
+            };
+            match self.store.hub_events_after((cursor - lookback).max(0), 500).await {
+                Ok(events) => {
+                    for event in events {
+                        cursor = cursor.max(event.id);
+                        if delivered.insert(event.id) {
+                            // No receivers is fine: nobody has a console open.
+                            let _ = self.sender.send(Arc::new(event));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "hub: reading events failed; will retry"),
+            }
+        }
+    }
+}
+
+/// Waits for the next PostgreSQL announcement. `Some(id)` for an event id, `None` after a lost
+/// connection. Never resolves on SQLite.
+async fn next_notification(notifications: &mut Option<ctihub_store::HubNotifications>) -> Option<Id> {
+    match notifications {
+        Some(listener) => match listener.recv().await {
+            Ok(Some(id)) => Some(id),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "hub: LISTEN connection failed; resyncing");
+                tokio::time::sleep(POLL_EVERY).await;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// The ids delivered recently, so a look-back never delivers an event twice.
+#[derive(Default)]
+struct Delivered {
+    order: VecDeque<Id>,
+    set: HashSet<Id>,
+}
+
+impl Delivered {
+    const CAPACITY: usize = 4 * RESYNC_WINDOW as usize;
+
+    fn insert(&mut self, id: Id) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}

@@ -1,0 +1,72 @@
+//! `GET /api/hub/events`: the signed-in agent's real-time stream (Server-Sent Events).
+//! A reconnecting client sends `Last-Event-ID` and first gets what it missed from the store.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use ctihub_domain::Id;
+use ctihub_store::HubEvent;
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+use tokio_stream::wrappers::BroadcastStream;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::auth::StaffUser;
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct StreamParams {
+    /// Replay events after this id (as `Last-Event-ID` does).
+    after: Option<Id>,
+}
+
+/// How many missed events a reconnect replays at most.
+const REPLAY_LIMIT: i64 = 1000;
+
+fn sse_event(event: &HubEvent) -> Event {
+    Event::default().id(event.id.to_string()).event(event.kind.clone()).data(event.payload.to_string())
+}
+
+/// The signed-in agent's events: screen pops, incoming calls, journal changes, presence.
+#[utoipa::path(get, path = "/api/hub/events", tag = "events", params(StreamParams),
+    responses((status = 200, description = "text/event-stream of hub events", content_type = "text/event-stream")))]
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    StaffUser(user): StaffUser,
+    headers: HeaderMap,
+    Query(params): Query<StreamParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let last_seen = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<Id>().ok())
+        .or(params.after);
+    // Subscribe before reading the replay, so nothing published in between is lost; the id
+    // filter below drops what the replay already sent.
+    let live = BroadcastStream::new(state.hub.subscribe());
+    let replay = match last_seen {
+        Some(after) => state.store.hub_events_after(after, REPLAY_LIMIT).await?,
+        None => Vec::new(),
+    };
+    let mut high_water = replay.last().map(|e| e.id).or(last_seen).unwrap_or(0);
+    let user_id = user.id;
+    let replayed = stream::iter(replay.into_iter().filter(move |e| e.is_for(user_id)).map(|e| Ok(sse_event(&e))));
+    let live = live.filter_map(move |item: Result<Arc<HubEvent>, _>| {
+        let out = match item {
+            Ok(event) if event.id > high_water && event.is_for(user_id) => {
+                high_water = event.id;
+                Some(Ok(sse_event(&event)))
+            }
+            Ok(_) => None,
+            // This console fell too far behind; a reconnect with Last-Event-ID replays the gap.
+            Err(_) => Some(Ok(Event::default().event("lagged").data("{}"))),
+        };
+        async move { out }
+    });
+    Ok(Sse::new(replayed.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

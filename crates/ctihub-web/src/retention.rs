@@ -1,0 +1,32 @@
+//! Purges what is kept only for a while: journal entries past the configured retention (Zammad
+//! keeps 12 months), and hub events older than a day (consoles replay only recent misses).
+
+use std::time::Duration;
+
+use ctihub_domain::time::now_millis;
+
+use crate::AppState;
+use crate::cti::load_config;
+
+const EVERY: Duration = Duration::from_secs(3600);
+const HUB_EVENTS_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+pub(crate) async fn run(state: AppState) {
+    loop {
+        if let Err(e) = purge_once(&state).await {
+            tracing::warn!(error = %e, "retention: purge failed; retrying in an hour");
+        }
+        tokio::time::sleep(EVERY).await;
+    }
+}
+
+pub(crate) async fn purge_once(state: &AppState) -> Result<(), ctihub_store::StoreError> {
+    let config = load_config(&state.store).await?;
+    let now = now_millis();
+    let calls = state.store.purge_calls_before(now - config.retention_days * 24 * 3600 * 1000).await?;
+    let events = state.store.purge_hub_events_before(now - HUB_EVENTS_KEPT_MS).await?;
+    if calls + events > 0 {
+        tracing::info!(calls, hub_events = events, "retention: purged old records");
+    }
+    Ok(())
+}

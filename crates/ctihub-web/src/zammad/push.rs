@@ -1,0 +1,111 @@
+//! `POST /api/v1/cti/:token`: newCall, answer and hangup from the PBX.
+//!
+//! Checks run in Zammad's order with its messages: integration disabled (422), not configured
+//! (422), wrong token (401), invalid direction (422). Then ctihub is stricter than Zammad where
+//! Zammad answers 500: an unknown event or a missing call id is a 422 that says what is wrong.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use ctihub_domain::call::Direction;
+use ctihub_domain::journal::{CallSignal, SignalKind};
+use ctihub_domain::time::now_millis;
+use serde_json::{Value, json};
+
+use super::ZammadError;
+use crate::AppState;
+use crate::cti::config::token_matches;
+use crate::cti::params::{Params, read_params};
+use crate::cti::{Decision, IncomingEvent, load_config, process};
+
+/// Zammad caps call ids at 250 characters.
+const MAX_CALL_ID: usize = 250;
+
+pub(crate) async fn event(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ZammadError> {
+    let config = load_config(&state.store).await?;
+    if !config.enabled {
+        return Err(ZammadError::unprocessable("Feature is disabled, please contact your administrator!"));
+    }
+    let Some(configured) = config.token.as_deref() else {
+        return Err(ZammadError::unprocessable("Feature not configured, please contact your admin!"));
+    };
+    if !token_matches(&token, configured) {
+        return Err(ZammadError::new(StatusCode::UNAUTHORIZED, "Invalid token, please contact your admin!"));
+    }
+    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::unprocessable(e.0))?;
+    let event = parse_event(&params)?;
+    let decision = process(&state, &config, event).await?;
+    Ok(Json(answer(decision)))
+}
+
+/// The JSON answer a PBX acts on.
+pub(crate) fn answer(decision: Decision) -> Value {
+    match decision {
+        Decision::Continue => json!({}),
+        Decision::Reject => json!({"action": "reject", "reason": "busy"}),
+        // Zammad sends `caller_id`; its older documentation shows `callerId`. Both, so PBXs
+        // built from either work.
+        Decision::Dial { caller_id, number } => {
+            json!({"action": "dial", "caller_id": caller_id, "callerId": caller_id, "number": number})
+        }
+    }
+}
+
+fn direction(params: &Params) -> Result<Direction, ZammadError> {
+    match params.get("direction") {
+        Some("in") => Ok(Direction::Inbound),
+        Some("out") => Ok(Direction::Outbound),
+        _ => Err(ZammadError::unprocessable("Invalid 'direction'!")),
+    }
+}
+
+fn parse_event(params: &Params) -> Result<IncomingEvent, ZammadError> {
+    let direction = direction(params)?;
+    let kind = match params.get("event") {
+        Some("newCall") => SignalKind::NewCall,
+        Some("answer") => SignalKind::Answer,
+        Some("hangup") => SignalKind::Hangup,
+        Some(other) => {
+            return Err(ZammadError::unprocessable(format!(
+                "Unknown event \"{other}\"; expected newCall, answer or hangup"
+            )));
+        }
+        None => return Err(ZammadError::unprocessable("Attribute 'event' required (newCall, answer or hangup)!")),
+    };
+    let call_ref = params
+        .first_of(&["callId", "call_id", "callid"])
+        .ok_or_else(|| ZammadError::unprocessable("Attribute 'callId' required!"))?;
+    if call_ref.chars().count() > MAX_CALL_ID {
+        return Err(ZammadError::unprocessable(format!("Attribute 'callId' is longer than {MAX_CALL_ID} characters!")));
+    }
+    let from = params.get("from").unwrap_or("");
+    let to = params.get("to").unwrap_or("");
+    if kind == SignalKind::NewCall {
+        for (name, value) in [("from", from), ("to", to)] {
+            if value.is_empty() {
+                return Err(ZammadError::unprocessable(format!("Attribute '{name}' required!")));
+            }
+        }
+    }
+    Ok(IncomingEvent {
+        source: "zammad",
+        call_ref: call_ref.to_owned(),
+        signal: CallSignal {
+            kind,
+            direction,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            users: params.all("user"),
+            queue: params.get("queue").map(str::to_owned),
+            cause: params.get("cause").map(str::to_owned),
+            at: now_millis(),
+        },
+        answering_number: params.get("answeringNumber").map(str::to_owned),
+        answering_agent: None,
+        payload: params.to_json(),
+    })
+}
