@@ -10,16 +10,26 @@ use ctihub_domain::phone::{PhoneNormalizer, Region};
 pub struct TestStore {
     pub store: Store,
     pub backend: &'static str,
+    location: DatabaseLocation,
+    options: ConnectOptions,
+    region: Region,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl TestStore {
+    /// A second, independent connection pool to the same database: another node.
+    pub async fn another_node(&self) -> Store {
+        Store::connect(&self.location, &self.options, PhoneNormalizer::new(self.region)).await.expect("connect again")
+    }
 }
 
 async fn sqlite_store(region: Region) -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
     let location = DatabaseLocation::in_data_dir(dir.path());
-    let store =
-        Store::connect(&location, &ConnectOptions::default(), PhoneNormalizer::new(region)).await.expect("open SQLite");
+    let options = ConnectOptions::default();
+    let store = Store::connect(&location, &options, PhoneNormalizer::new(region)).await.expect("open SQLite");
     store.migrate().await.expect("migrate SQLite");
-    TestStore { store, backend: "sqlite", _dir: Some(dir) }
+    TestStore { store, backend: "sqlite", location, options, region, _dir: Some(dir) }
 }
 
 async fn postgres_store(url: &str, region: Region) -> TestStore {
@@ -30,7 +40,7 @@ async fn postgres_store(url: &str, region: Region) -> TestStore {
         .await
         .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at CTIHUB_TEST_DATABASE_URL: {e}"));
     store.migrate().await.expect("migrate PostgreSQL");
-    TestStore { store, backend: "postgres", _dir: None }
+    TestStore { store, backend: "postgres", location, options, region, _dir: None }
 }
 
 /// One fresh store per backend under test.

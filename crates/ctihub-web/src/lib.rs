@@ -12,7 +12,7 @@ pub mod hub;
 pub mod metrics;
 mod native;
 pub mod openapi;
-mod retention;
+pub mod retention;
 mod zammad;
 
 use std::future::Future;

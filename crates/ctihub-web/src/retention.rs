@@ -20,7 +20,7 @@ pub(crate) async fn run(state: AppState) {
     }
 }
 
-pub(crate) async fn purge_once(state: &AppState) -> Result<(), ctihub_store::StoreError> {
+pub async fn purge_once(state: &AppState) -> Result<(), ctihub_store::StoreError> {
     let config = load_config(&state.store).await?;
     let now = now_millis();
     let calls = state.store.purge_calls_before(now - config.retention_days * 24 * 3600 * 1000).await?;

@@ -68,6 +68,15 @@ async fn openapi_documents_every_native_route() {
             ("/api/hub/users/{id}", "patch"),
             ("/api/hub/callers", "get"),
             ("/api/hub/tokens", "post"),
+            ("/api/hub/journal", "get"),
+            ("/api/hub/journal/done", "post"),
+            ("/api/hub/journal/done-all", "post"),
+            ("/api/hub/cti/config", "get"),
+            ("/api/hub/cti/config", "put"),
+            ("/api/hub/cti/token", "post"),
+            ("/api/hub/presence", "get"),
+            ("/api/hub/presence", "put"),
+            ("/api/hub/events", "get"),
         ] {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} undocumented");
         }

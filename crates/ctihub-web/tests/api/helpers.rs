@@ -1,8 +1,10 @@
 //! `spawn_app()`: the real router on a free port with a fresh database.
 
 use ctihub_domain::user::{Email, NewUser, Role};
+use std::sync::Arc;
+
 use ctihub_store::Store;
-use ctihub_store::testing::fresh_stores;
+use ctihub_store::testing::{TestStore, fresh_stores};
 use ctihub_web::AppState;
 use ctihub_web::auth::secrets;
 
@@ -11,6 +13,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub backend: &'static str,
+    database: Arc<TestStore>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -39,7 +42,16 @@ impl Drop for TestApp {
     }
 }
 
-async fn spawn(store: Store, backend: &'static str) -> TestApp {
+impl TestApp {
+    /// Another ctihub node on the same database, as in a multi-node deployment.
+    pub async fn another_node(&self) -> TestApp {
+        let store = self.database.another_node().await;
+        spawn(store, self.database.clone()).await
+    }
+}
+
+async fn spawn(store: Store, database: Arc<TestStore>) -> TestApp {
+    let backend = database.backend;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -51,7 +63,7 @@ async fn spawn(store: Store, backend: &'static str) -> TestApp {
         .await
         .expect("server runs");
     });
-    TestApp { base, client: reqwest::Client::new(), store, backend, shutdown: Some(tx) }
+    TestApp { base, client: reqwest::Client::new(), store, backend, database, shutdown: Some(tx) }
 }
 
 /// Run `test` against a fresh app on every backend.
@@ -62,11 +74,10 @@ pub async fn on_each_app(test: impl AsyncFn(&TestApp)) {
 /// The same with another default region for phone numbers.
 pub async fn on_each_app_in(region: &str, test: impl AsyncFn(&TestApp)) {
     for t in fresh_stores(region).await {
-        let app = spawn(t.store.clone(), t.backend).await;
+        let t = Arc::new(t);
+        let app = spawn(t.store.clone(), t.clone()).await;
         eprintln!("-- on {}", app.backend);
         test(&app).await;
-        drop(app);
-        drop(t);
     }
 }
 

@@ -4,5 +4,8 @@ mod helpers;
 
 mod auth;
 mod basics;
+mod native_journal;
 mod native_users;
+mod realtime;
+mod sse;
 mod zammad;

@@ -1,0 +1,181 @@
+//! What agents' consoles receive while calls happen: incoming calls for the agents concerned,
+//! journal changes for all, screen pops for the agent who answered; replay after a reconnect;
+//! delivery across nodes.
+
+use ctihub_domain::cti::NotifyRule;
+use ctihub_domain::phone::PhoneKind;
+use ctihub_domain::ticket::NewTicket;
+use ctihub_domain::user::{NewUser, Role, UserPatch};
+use serde_json::json;
+
+use crate::helpers::{TestApp, on_each_app_in};
+use crate::sse::EventStream;
+
+const FROM: &str = "493055571600";
+
+async fn new_call(app: &TestApp, url: &str, call_id: &str) {
+    let body = format!("event=newCall&direction=in&from={FROM}&to=4930600000000&callId={call_id}&user[]=Support");
+    assert_eq!(app.push(url, &body).await.0, 200);
+}
+
+async fn hangup(app: &TestApp, url: &str, call_id: &str) {
+    let body = format!("event=hangup&direction=in&from={FROM}&to=4930600000000&callId={call_id}&cause=cancel");
+    assert_eq!(app.push(url, &body).await.0, 200);
+}
+
+fn kinds(events: &[crate::sse::SseEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+#[tokio::test]
+async fn incoming_calls_reach_the_agents_concerned_but_not_those_in_do_not_disturb() {
+    on_each_app_in("DE", async |app| {
+        let (anna, anna_token) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        let (_, ben_token) = app.user(Role::Agent, "ben@example.com", "ben password").await;
+        let url = app.enable_cti(|_| {}).await;
+        let response = app
+            .client
+            .put(app.url("/api/hub/presence"))
+            .bearer_auth(&ben_token)
+            .json(&json!({"status": "do_not_disturb"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut anna_stream = EventStream::open(app, &anna_token, None).await;
+        let mut ben_stream = EventStream::open(app, &ben_token, None).await;
+
+        new_call(app, &url, "c1").await;
+        let seen = anna_stream.until("incoming_call").await;
+        let ring = seen.last().unwrap();
+        assert_eq!(ring.data["from"], FROM);
+        assert_eq!(ring.data["from_pretty"], "+49 30 55571600");
+        assert_eq!(ring.data["to_name"], "Support");
+        hangup(app, &url, "c1").await;
+        // Ben sees the journal change twice (ringing, then missed), never the ringing toast.
+        let mut ben_seen = ben_stream.until("journal_changed").await;
+        ben_seen.extend(ben_stream.until("journal_changed").await);
+        assert!(!kinds(&ben_seen).contains(&"incoming_call"), "do-not-disturb: {:?}", kinds(&ben_seen));
+
+        // With a notify map, only the mapped agents hear the phone.
+        app.enable_cti(|c| c.notify_map = vec![NotifyRule { queue: "4930600000000".into(), user_ids: vec![anna.id] }])
+            .await;
+        app.client
+            .put(app.url("/api/hub/presence"))
+            .bearer_auth(&ben_token)
+            .json(&json!({"status": "available"}))
+            .send()
+            .await
+            .unwrap();
+        new_call(app, &url, "c2").await;
+        hangup(app, &url, "c2").await;
+        let anna_seen = anna_stream.until("incoming_call").await;
+        assert!(anna_seen.iter().any(|e| e.kind == "incoming_call"));
+        let mut ben_seen = ben_stream.until("presence_changed").await;
+        ben_seen.extend(ben_stream.until("journal_changed").await);
+        ben_seen.extend(ben_stream.until("journal_changed").await);
+        assert!(!kinds(&ben_seen).contains(&"incoming_call"), "not mapped: {:?}", kinds(&ben_seen));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_answering_agent_gets_the_right_screen() {
+    on_each_app_in("DE", async |app| {
+        let (agent, token) = app.user(Role::Agent, "desk@example.com", "desk password").await;
+        app.store
+            .update_user(agent.id, UserPatch { extension: Some(Some("201".into())), ..Default::default() })
+            .await
+            .unwrap();
+        let (other, other_token) = app.user(Role::Agent, "other@example.com", "other password").await;
+        let url = app.enable_cti(|_| {}).await;
+        let mut stream = EventStream::open(app, &token, None).await;
+        let mut other_stream = EventStream::open(app, &other_token, None).await;
+
+        // An unknown caller: a new-ticket screen titled after the number.
+        new_call(app, &url, "unknown").await;
+        let answer =
+            format!("event=answer&direction=in&from={FROM}&to=4930600000000&callId=unknown&answeringNumber=201");
+        app.push(&url, &answer).await;
+        let pop = stream.until("screen_pop").await.pop().unwrap();
+        assert_eq!(pop.data["screen"], "ticket_create");
+        assert_eq!(pop.data["title"], format!("Call from {FROM}"));
+        assert_eq!(pop.data["customer_id"], serde_json::Value::Null);
+        let call = app.store.find_call_by_ref("zammad", "unknown").await.unwrap().unwrap();
+        assert_eq!(call.data.agent_id, Some(agent.id));
+
+        // A known caller without recent tickets: new ticket for them.
+        let mut caller = NewUser::new(Role::EndUser, "Caller");
+        caller.phones = vec![(PhoneKind::Phone, "030 55571600".into())];
+        let caller = app.store.create_user(caller).await.unwrap();
+        new_call(app, &url, "known").await;
+        let answer =
+            format!("event=answer&direction=in&from={FROM}&to=4930600000000&callId=known&user=other%40example.com");
+        app.push(&url, &answer).await;
+        let pop = other_stream.until("screen_pop").await.pop().unwrap();
+        assert_eq!(
+            (pop.data["screen"].as_str(), pop.data["customer_id"].as_i64()),
+            (Some("ticket_create"), Some(caller.id))
+        );
+        assert_eq!(app.store.find_call_by_ref("zammad", "known").await.unwrap().unwrap().data.agent_id, Some(other.id));
+
+        // With a ticket changed recently, the caller's profile.
+        app.store
+            .create_ticket(NewTicket {
+                subject: "Earlier".into(),
+                description: "x".into(),
+                requester_id: caller.id,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        new_call(app, &url, "recent").await;
+        let answer =
+            format!("event=answer&direction=in&from={FROM}&to=4930600000000&callId=recent&answeringNumber=201");
+        app.push(&url, &answer).await;
+        let pop = stream.until("screen_pop").await.pop().unwrap();
+        assert_eq!(
+            (pop.data["screen"].as_str(), pop.data["user_id"].as_i64()),
+            (Some("user_profile"), Some(caller.id))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reconnecting_console_gets_what_it_missed() {
+    on_each_app_in("DE", async |app| {
+        let (_, token) = app.user(Role::Agent, "agent@example.com", "agent password").await;
+        let url = app.enable_cti(|_| {}).await;
+        let mut stream = EventStream::open(app, &token, None).await;
+        new_call(app, &url, "first").await;
+        let last_seen = stream.until("incoming_call").await.pop().unwrap().id.unwrap();
+        drop(stream);
+
+        hangup(app, &url, "first").await;
+        new_call(app, &url, "second").await;
+        let mut resumed = EventStream::open(app, &token, Some(last_seen)).await;
+        let missed = resumed.until("incoming_call").await;
+        assert_eq!(kinds(&missed), vec!["journal_changed", "journal_changed", "incoming_call"]);
+        assert!(missed.iter().all(|e| e.id.unwrap() > last_seen));
+        assert_eq!(
+            missed[2].data["call_id"],
+            app.store.find_call_by_ref("zammad", "second").await.unwrap().unwrap().id
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_published_on_one_node_reach_consoles_on_another() {
+    on_each_app_in("DE", async |app| {
+        let (_, token) = app.user(Role::Agent, "agent@example.com", "agent password").await;
+        let url = app.enable_cti(|_| {}).await;
+        let node_b = app.another_node().await;
+        let mut on_b = EventStream::open(&node_b, &token, None).await;
+        new_call(app, &url, "across").await;
+        let ring = on_b.until("incoming_call").await.pop().unwrap();
+        assert_eq!(ring.data["from"], FROM);
+    })
+    .await;
+}
