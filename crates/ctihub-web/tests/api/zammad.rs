@@ -100,6 +100,29 @@ async fn the_docs_curl_examples_build_one_answered_call() {
 
         let done = log(app, &token).await;
         let e = entry(&done, "123456");
+        // Every field of the row, as Zammad renders it (times checked for shape, then masked).
+        let mut masked = e.clone();
+        for field in ["initialized_at", "start_at", "end_at", "created_at", "updated_at"] {
+            let at = masked[field].as_str().unwrap_or_else(|| panic!("{field} missing"));
+            assert!(at.len() == 24 && at.ends_with('Z'), "{field}: {at}");
+            masked[field] = json!("T");
+        }
+        let id = e["id"].clone();
+        assert_eq!(
+            masked,
+            json!({
+                "id": id, "direction": "in", "state": "hangup",
+                "from": "493055571600", "to": "491711234567890",
+                "from_comment": null, "to_comment": "John Doe",
+                "queue": "491711234567890", "call_id": "123456", "comment": "normalClearing",
+                "initialized_at": "T", "start_at": "T", "end_at": "T",
+                "duration_waiting_time": 0, "duration_talking_time": 0, "done": true,
+                // The called number is one digit too long to be valid, so it is shown as sent.
+                "preferences": {"from_pretty": "+49 30 55571600", "to_pretty": "491711234567890"},
+                "created_at": "T", "updated_at": "T",
+                "from_pretty": "+49 30 55571600", "to_pretty": "491711234567890",
+            })
+        );
         assert_eq!(e["state"], "hangup");
         assert_eq!(e["to_comment"], "John Doe");
         assert_eq!(e["comment"], "normalClearing");
