@@ -271,8 +271,12 @@ mod tests {
 
     #[test]
     fn blocks_match_raw_and_normalized() {
-        let mut config = CtiConfig::default();
-        config.inbound.block_caller_ids = vec![BlockedCaller { caller_id: "491715000000".into(), note: "spam".into() }];
+        let config = CtiConfig {
+            inbound: InboundConfig {
+                block_caller_ids: vec![BlockedCaller { caller_id: "491715000000".into(), note: "spam".into() }],
+            },
+            ..Default::default()
+        };
         let n = de();
         assert!(config.blocked("491715000000", &n).is_some());
         assert!(config.blocked("+49 171 5000000", &n).is_some());
@@ -283,11 +287,13 @@ mod tests {
 
     #[test]
     fn notify_map_lists_agents_and_queues() {
-        let mut config = CtiConfig::default();
-        config.notify_map = vec![
-            NotifyRule { queue: "4930600000000".into(), user_ids: vec![1, 2] },
-            NotifyRule { queue: "support".into(), user_ids: vec![2] },
-        ];
+        let mut config = CtiConfig {
+            notify_map: vec![
+                NotifyRule { queue: "4930600000000".into(), user_ids: vec![1, 2] },
+                NotifyRule { queue: "support".into(), user_ids: vec![2] },
+            ],
+            ..Default::default()
+        };
         assert_eq!(config.agents_for_queue("4930600000000"), vec![1, 2]);
         assert_eq!(config.queues_of_agent(2), vec!["4930600000000", "support"]);
         assert!(config.validate().is_ok());

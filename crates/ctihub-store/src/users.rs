@@ -534,11 +534,14 @@ impl Store {
     }
 }
 
-/// Check custom values against their definitions: the JSON kept on the row and the index rows.
+/// Custom values as kept on the row (key → JSON) and as index rows (field id, stored text).
+pub(crate) type CheckedCustomValues = (BTreeMap<String, serde_json::Value>, Vec<(Id, String)>);
+
+/// Check custom values against their definitions.
 pub(crate) fn custom_values(
     values: BTreeMap<String, serde_json::Value>,
     defs: &[CustomField],
-) -> StoreResult<(BTreeMap<String, serde_json::Value>, Vec<(Id, String)>)> {
+) -> StoreResult<CheckedCustomValues> {
     let mut json = BTreeMap::new();
     let mut rows = Vec::new();
     for (key, value) in values {

@@ -12,7 +12,9 @@ pub mod hub;
 pub mod metrics;
 mod native;
 pub mod openapi;
+mod placetel;
 pub mod retention;
+mod sipgate;
 mod zammad;
 
 use std::future::Future;
@@ -57,6 +59,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(zammad::router())
+        .merge(sipgate::router())
+        .merge(placetel::router())
         .nest("/api/hub", native::router())
         .fallback(extract::no_route)
         .with_state(state)
@@ -66,12 +70,32 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            let path = redact_path(request.uri().path());
+            tracing::info_span!("request", method = %request.method(), path = %path, request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         // Credentials never appear in logs.
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+}
+
+/// The request path for logs, with the secret of token-in-URL endpoints replaced by `***`.
+fn redact_path(path: &str) -> String {
+    const SECRET_AFTER: &[&str] =
+        &["/api/v1/cti/", "/api/v1/integration/cti/", "/api/v1/sipgate/", "/api/v1/placetel/"];
+    // Paths under these prefixes that are routes, not tokens.
+    const NOT_SECRET: &[&str] = &["log", "done"];
+    for prefix in SECRET_AFTER {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let (token, tail) =
+                rest.split_once('/').map(|(t, r)| (t, format!("/{r}"))).unwrap_or((rest, String::new()));
+            if NOT_SECRET.contains(&token) {
+                return path.to_owned();
+            }
+            return format!("{prefix}***{tail}");
+        }
+    }
+    path.to_owned()
 }
 
 /// Serve until `shutdown` resolves, then finish in-flight requests and return.
@@ -108,4 +132,19 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn push_tokens_never_reach_the_logs() {
+        use super::redact_path;
+        assert_eq!(redact_path("/api/v1/cti/s3cret"), "/api/v1/cti/***");
+        assert_eq!(redact_path("/api/v1/integration/cti/s3cret"), "/api/v1/integration/cti/***");
+        assert_eq!(redact_path("/api/v1/sipgate/s3cret/in"), "/api/v1/sipgate/***/in");
+        assert_eq!(redact_path("/api/v1/placetel/s3cret"), "/api/v1/placetel/***");
+        assert_eq!(redact_path("/api/v1/cti/log"), "/api/v1/cti/log");
+        assert_eq!(redact_path("/api/v1/cti/done/12"), "/api/v1/cti/done/12");
+        assert_eq!(redact_path("/healthz"), "/healthz");
+    }
 }

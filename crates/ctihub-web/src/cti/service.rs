@@ -46,14 +46,15 @@ pub enum Decision {
 pub async fn process(state: &AppState, config: &CtiConfig, mut event: IncomingEvent) -> Result<Decision, ApiError> {
     let phones = *state.store.phones();
     let signal = &event.signal;
-    if signal.kind == SignalKind::NewCall && signal.direction == Direction::Inbound {
-        if let Some(blocked) = config.blocked(&signal.from, &phones) {
-            tracing::info!(from = %signal.from, note = %blocked.note, "blocked inbound caller rejected");
-            // Recorded like Zammad does (it shows as ringing until the PBX hangs up), but
-            // nobody is disturbed by it.
-            record(state, &event).await?;
-            return Ok(Decision::Reject);
-        }
+    if signal.kind == SignalKind::NewCall
+        && signal.direction == Direction::Inbound
+        && let Some(blocked) = config.blocked(&signal.from, &phones)
+    {
+        tracing::info!(from = %signal.from, note = %blocked.note, "blocked inbound caller rejected");
+        // Recorded like Zammad does (it shows as ringing until the PBX hangs up), but nobody is
+        // disturbed by it.
+        record(state, &event).await?;
+        return Ok(Decision::Reject);
     }
     if signal.kind == SignalKind::NewCall
         && signal.direction == Direction::Outbound

@@ -37,8 +37,8 @@ pub(crate) async fn get_config(
     Ok(Json(settings(load_config(&state.store).await?)))
 }
 
-/// Replace the CTI configuration. The token is kept (rotate it with `POST /api/hub/cti/token`);
-/// enabling without a token creates one.
+/// Replace the CTI configuration. The generic token is kept (rotate it with
+/// `POST /api/hub/cti/token`); enabling an integration without a token creates one.
 #[utoipa::path(put, path = "/api/hub/cti/config", tag = "cti", request_body(content = Object),
     responses((status = 200, body = CtiSettings), (status = 422, body = ErrorBody)))]
 pub(crate) async fn put_config(
@@ -48,6 +48,13 @@ pub(crate) async fn put_config(
 ) -> Result<Json<CtiSettings>, ApiError> {
     let current = load_config(&state.store).await?;
     config.token = current.token.or_else(|| config.enabled.then(new_token));
+    // Provider tokens may be chosen by the admin; an enabled provider without one gets one.
+    if config.sipgate.enabled && config.sipgate.token.is_none() {
+        config.sipgate.token = Some(new_token());
+    }
+    if config.placetel.enabled && config.placetel.token.is_none() {
+        config.placetel.token = Some(new_token());
+    }
     save_config(&state.store, &config).await?;
     Ok(Json(settings(config)))
 }

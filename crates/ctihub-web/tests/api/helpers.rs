@@ -107,3 +107,20 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")))
     }
 }
+
+impl TestApp {
+    /// POST a form body with extra headers, as sipgate and placetel do; returns status and the
+    /// XML answer as text. Every answer of theirs, errors included, must be XML.
+    pub async fn push_xml(&self, url: &str, form: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self.client.post(url).header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.body(form.to_owned()).send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+        let text = response.text().await.unwrap();
+        assert_eq!(content_type.as_deref(), Some("application/xml; charset=UTF-8"), "({status}) {text}");
+        (status, text)
+    }
+}

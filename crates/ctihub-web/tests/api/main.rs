@@ -6,6 +6,8 @@ mod auth;
 mod basics;
 mod native_journal;
 mod native_users;
+mod placetel;
 mod realtime;
+mod sipgate;
 mod sse;
 mod zammad;

@@ -1,0 +1,254 @@
+//! The sipgate.io dialect: the push API's webhooks (`/api/v1/sipgate/:token/in` and `…/out`),
+//! as Zammad's sipgate integration accepts them, answered in sipgate's XML.
+//!
+//! Checks run in Zammad's order: integration disabled (422), not configured (422), wrong token
+//! (401). Then the signature, when a public key is configured (401), and the direction (422;
+//! Zammad answers 500 there). sipgate only sends `answer` and `hangup` to the URLs a `newCall`
+//! answer names in `onAnswer`/`onHangup`, so every OK answer names this endpoint again.
+
+pub(crate) mod xml;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use ctihub_domain::Id;
+use ctihub_domain::call::{Direction, NewCallEvent};
+use ctihub_domain::cti::{RemoteUser, SipgateConfig};
+use ctihub_domain::journal::{CallSignal, SignalKind};
+use ctihub_domain::time::now_millis;
+use rsa::RsaPublicKey;
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::pkcs8::DecodePublicKey;
+use rsa::signature::Verifier;
+use sha2::Sha256;
+
+use self::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
+use crate::AppState;
+use crate::cti::params::Params;
+use crate::cti::{Decision, IncomingEvent, load_config, process};
+
+pub(crate) const SOURCE: &str = "sipgate";
+/// Zammad caps call ids at 250 characters.
+const MAX_CALL_ID: usize = 250;
+const SIGNATURE_HEADER: &str = "x-sipgate-signature";
+
+pub(crate) fn router() -> Router<AppState> {
+    // Zammad's routes end in a slash; admins copy URLs either way.
+    Router::new()
+        .route("/api/v1/sipgate/{token}/in", post(event))
+        .route("/api/v1/sipgate/{token}/out", post(event))
+        .route("/api/v1/sipgate/{token}/in/", post(event))
+        .route("/api/v1/sipgate/{token}/out/", post(event))
+}
+
+async fn event(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Result<Response, XmlError> {
+    let config = load_config(&state.store).await?;
+    let sipgate = &config.sipgate;
+    check_access(sipgate.enabled, sipgate.token.as_deref(), &token)?;
+    let (headers, body) = read_body(&state, request).await?;
+    if let Some(pem) = sipgate.public_key_pem.as_deref().filter(|p| !p.trim().is_empty()) {
+        verify_signature(pem, &headers, &body)?;
+    }
+    let params = parse_params(&state, &headers, body).await?;
+
+    // sipgate sends `dtmf` (after a `<Gather>`) with nothing but the digits and the call id.
+    if params.get("event") == Some("dtmf") {
+        record_dtmf(&state, &params).await?;
+        return Ok(xml_ok(response_document(&[], &Decision::Continue)));
+    }
+    let direction = match params.get("direction") {
+        Some("in") => Direction::Inbound,
+        Some("out") => Direction::Outbound,
+        _ => return Err(XmlError::unprocessable("Invalid 'direction'!")),
+    };
+    let incoming = parse_event(sipgate, &params, direction)?;
+    let decision = process(&state, &config, incoming).await?;
+    let url = follow_up_url(&headers, &token, direction);
+    Ok(xml_ok(response_document(&[("onHangup", &url), ("onAnswer", &url)], &decision)))
+}
+
+fn parse_event(config: &SipgateConfig, params: &Params, direction: Direction) -> Result<IncomingEvent, XmlError> {
+    let kind = match params.get("event") {
+        Some("newCall") => SignalKind::NewCall,
+        Some("answer") => SignalKind::Answer,
+        Some("hangup") => SignalKind::Hangup,
+        Some(other) => {
+            return Err(XmlError::unprocessable(format!(
+                "Unknown event \"{other}\"; expected newCall, answer, hangup or dtmf"
+            )));
+        }
+        None => return Err(XmlError::unprocessable("Attribute 'event' required (newCall, answer, hangup or dtmf)!")),
+    };
+    let call_ref = call_ref(params)?;
+    let from = params.get("from").unwrap_or("");
+    let to = params.get("to").unwrap_or("");
+    if kind == SignalKind::NewCall {
+        for (name, value) in [("from", from), ("to", to)] {
+            if value.is_empty() {
+                return Err(XmlError::unprocessable(format!("Attribute '{name}' required!")));
+            }
+        }
+    }
+    // On answer, `userId` names the one sipgate user who picked up; on newCall the list of
+    // users who ring is not an answer.
+    let answering_agent = match kind {
+        SignalKind::Answer => mapped_user(&config.user_remote_map, params),
+        _ => None,
+    };
+    Ok(IncomingEvent {
+        source: SOURCE,
+        call_ref: call_ref.to_owned(),
+        signal: CallSignal {
+            kind,
+            direction,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            users: params.all("user"),
+            queue: None,
+            cause: params.get("cause").map(str::to_owned),
+            at: now_millis(),
+        },
+        answering_number: params.get("answeringNumber").map(str::to_owned),
+        answering_agent,
+        payload: params.to_json(),
+    })
+}
+
+fn call_ref(params: &Params) -> Result<&str, XmlError> {
+    let call_ref = params.get("callId").ok_or_else(|| XmlError::unprocessable("Attribute 'callId' required!"))?;
+    if call_ref.chars().count() > MAX_CALL_ID {
+        return Err(XmlError::unprocessable(format!("Attribute 'callId' is longer than {MAX_CALL_ID} characters!")));
+    }
+    Ok(call_ref)
+}
+
+/// The ctihub user a sipgate user id is mapped to. Admins may have entered the short id (`w0`)
+/// or the full one (`1234567w0`); sipgate sends both.
+fn mapped_user(map: &[RemoteUser], params: &Params) -> Option<Id> {
+    let sent: Vec<String> = params.all("userId").into_iter().chain(params.all("fullUserId")).collect();
+    sent.iter().find_map(|id| map.iter().find(|m| m.remote_id.trim() == id).map(|m| m.user_id))
+}
+
+/// Digits keyed in after a `<Gather>`: kept with the call they belong to. They change nothing in
+/// the journal, and an unknown call id is no reason to make sipgate retry.
+async fn record_dtmf(state: &AppState, params: &Params) -> Result<(), XmlError> {
+    let call_ref = call_ref(params)?;
+    match state.store.find_call_by_ref(SOURCE, call_ref).await? {
+        Some(call) => {
+            let event = NewCallEvent {
+                source: SOURCE.to_owned(),
+                kind: "dtmf".to_owned(),
+                payload: params.to_json(),
+                occurred_at: now_millis(),
+            };
+            state.store.append_call_event(call.id, &event).await?;
+        }
+        None => tracing::info!(call_ref, "dtmf for a call ctihub does not know; not stored"),
+    }
+    Ok(())
+}
+
+/// Where sipgate should send this call's `answer` and `hangup`: the URL this request came to,
+/// as the client addressed it (a reverse proxy tells the scheme in `X-Forwarded-Proto`).
+fn follow_up_url(headers: &HeaderMap, token: &str, direction: Direction) -> String {
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v == "https" || v == "http")
+        .unwrap_or_else(|| "http".to_owned());
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let suffix = if direction == Direction::Outbound { "out" } else { "in" };
+    format!("{scheme}://{host}/api/v1/sipgate/{}/{suffix}", encode_path_segment(token))
+}
+
+/// Percent-encode everything but RFC 3986's unreserved characters: the token came decoded out
+/// of the path and goes back into one.
+fn encode_path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// sipgate signs the raw body with RSA-SHA256 (PKCS#1 v1.5) and sends the signature base64
+/// encoded.
+fn verify_signature(pem: &str, headers: &HeaderMap, body: &Bytes) -> Result<(), XmlError> {
+    let key = public_key(pem).ok_or_else(|| {
+        tracing::warn!("the configured sipgate public key is not a PEM RSA public key");
+        XmlError::unprocessable(
+            "Feature not configured, the sipgate public key cannot be read, please contact your admin!",
+        )
+    })?;
+    let Some(header) = headers.get(SIGNATURE_HEADER) else {
+        return Err(XmlError::unauthorized("Signature missing, the X-Sipgate-Signature header is required!"));
+    };
+    let invalid = || {
+        XmlError::unauthorized("Invalid signature, X-Sipgate-Signature does not verify with the configured public key!")
+    };
+    // Padding is optional so a proxy that strips `=` does not break verification.
+    let base64 = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let bytes = header.to_str().ok().and_then(|s| base64.decode(s.trim()).ok()).ok_or_else(invalid)?;
+    let signature = Signature::try_from(bytes.as_slice()).map_err(|_| invalid())?;
+    VerifyingKey::<Sha256>::new(key).verify(body, &signature).map_err(|_| invalid())
+}
+
+/// sipgate publishes its key as `BEGIN PUBLIC KEY`; `BEGIN RSA PUBLIC KEY` is accepted too.
+fn public_key(pem: &str) -> Option<RsaPublicKey> {
+    let pem = pem.trim();
+    RsaPublicKey::from_public_key_pem(pem).or_else(|_| RsaPublicKey::from_pkcs1_pem(pem)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_follow_up_url_is_the_one_the_request_came_to() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "hub.example.com:8443".parse().unwrap());
+        assert_eq!(
+            follow_up_url(&headers, "tok", Direction::Inbound),
+            "http://hub.example.com:8443/api/v1/sipgate/tok/in"
+        );
+        headers.insert("x-forwarded-proto", "HTTPS, http".parse().unwrap());
+        assert_eq!(
+            follow_up_url(&headers, "a b/c", Direction::Outbound),
+            "https://hub.example.com:8443/api/v1/sipgate/a%20b%2Fc/out"
+        );
+        headers.insert("x-forwarded-proto", "gopher".parse().unwrap());
+        assert!(follow_up_url(&headers, "t", Direction::Inbound).starts_with("http://"));
+    }
+
+    #[test]
+    fn user_ids_map_short_or_full() {
+        let map = vec![
+            RemoteUser { remote_id: "w1".into(), user_id: 11 },
+            RemoteUser { remote_id: "1234567w2".into(), user_id: 12 },
+        ];
+        let params = |body: &str| Params::from_form(body.as_bytes()).unwrap();
+        assert_eq!(mapped_user(&map, &params("userId=w1&fullUserId=1234567w1")), Some(11));
+        assert_eq!(mapped_user(&map, &params("userId=w2&fullUserId=1234567w2")), Some(12));
+        assert_eq!(mapped_user(&map, &params("userId=w3&fullUserId=1234567w3")), None);
+        assert_eq!(mapped_user(&map, &params("")), None);
+    }
+}
