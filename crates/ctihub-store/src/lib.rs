@@ -15,6 +15,7 @@ mod ids;
 mod journal;
 mod json;
 mod organizations;
+mod phone_index;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,6 +35,7 @@ pub use caller_index::CallerMatch;
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
 pub use journal::JournalFilter;
+pub use phone_index::RekeyReport;
 pub use tokens::ApiToken;
 pub use users::{UserFilter, UserImportOutcome};
 
@@ -220,12 +222,14 @@ impl Store {
         Ok(Store { backend, phones })
     }
 
-    /// Bring the schema up to date. Safe to run on every start and from several nodes.
+    /// Bring the schema up to date, and the caller index in step with this store's default
+    /// region (re-keyed once if the region changed). Safe to run on every start.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.backend {
             Backend::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
+        self.align_phone_index().await?;
         Ok(())
     }
 

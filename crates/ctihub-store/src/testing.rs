@@ -21,6 +21,12 @@ impl TestStore {
     pub async fn another_node(&self) -> Store {
         Store::connect(&self.location, &self.options, PhoneNormalizer::new(self.region)).await.expect("connect again")
     }
+
+    /// The same database opened by a server configured with another default region.
+    pub async fn reopen_in(&self, region: &str) -> Store {
+        let region = Region::parse(region).expect("test region");
+        Store::connect(&self.location, &self.options, PhoneNormalizer::new(region)).await.expect("connect again")
+    }
 }
 
 async fn sqlite_store(region: Region) -> TestStore {
@@ -62,9 +68,14 @@ pub async fn fresh_stores(region: &str) -> Vec<TestStore> {
 
 /// Run `test` on a fresh store of every backend, naming the backend if it fails.
 pub async fn on_each_backend(region: &str, test: impl AsyncFn(&Store)) {
+    on_each_database(region, async |t| test(&t.store).await).await
+}
+
+/// The same, for tests that need the database itself (another node, another configuration).
+pub async fn on_each_database(region: &str, test: impl AsyncFn(&TestStore)) {
     for t in fresh_stores(region).await {
         eprintln!("-- on {}", t.backend);
-        test(&t.store).await;
+        test(&t).await;
         t.store.close().await;
     }
 }

@@ -88,3 +88,49 @@ async fn internal_extensions_match_by_digits() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn changing_the_default_region_rekeys_everything_once() {
+    use ctihub_domain::call::{CallData, Direction};
+    use ctihub_domain::ticket::{NewComment, NewTicket};
+
+    crate::helpers::on_each_database("US", async |db| {
+        let us = &db.store;
+        assert_eq!(us.phone_index_region().await.unwrap().as_deref(), Some("US"));
+        let berliner = us.create_user(caller("Berliner", &[(PhoneKind::Work, "030 5557 1600")])).await.unwrap();
+        let writer = us.create_user(caller("Writer", &[])).await.unwrap();
+        us.create_ticket(NewTicket {
+            subject: "Hi".into(),
+            requester_id: writer.id,
+            first_comment: Some(NewComment {
+                author_id: writer.id,
+                body: "Tel 089 1234567".into(),
+                public: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let call =
+            us.create_call(&CallData::new(Direction::Inbound, "030 5557 1600", "100", 1), &[], None).await.unwrap();
+        // Read in the US, the national German spelling is just digits.
+        assert!(us.identify_caller("+49 30 55571600").await.unwrap().is_empty());
+
+        let de = db.reopen_in("DE").await;
+        de.migrate().await.unwrap();
+        assert_eq!(de.phone_index_region().await.unwrap().as_deref(), Some("DE"));
+        assert_eq!(de.identify_caller("+49 30 55571600").await.unwrap()[0].user.id, berliner.id);
+        let user = de.get_user(berliner.id).await.unwrap();
+        assert_eq!(user.phones[0].key.as_ref().unwrap().as_str(), "+493055571600");
+        let maybe = de.identify_caller("+49 89 1234567").await.unwrap();
+        assert_eq!((maybe[0].user.id, maybe[0].level), (writer.id, CallerLevel::Maybe));
+        // Migrating again with the same region re-keys nothing.
+        assert_eq!(de.align_phone_index().await.unwrap(), None);
+        // Calls follow: a user who gains the number in its new form is attributed the call.
+        let second = de.create_user(caller("Second", &[(PhoneKind::Mobile, "+49 30 55571600")])).await.unwrap();
+        assert_eq!(de.get_call(call.id).await.unwrap().data.end_user_id, Some(second.id));
+        de.close().await;
+    })
+    .await;
+}

@@ -1,1 +1,1 @@
-pub use ctihub_store::testing::on_each_backend;
+pub use ctihub_store::testing::{on_each_backend, on_each_database};
