@@ -34,6 +34,8 @@ pub enum Command {
     Import(ImportCommand),
     /// Exit 0 when a running server answers GET /healthz with 200
     Healthcheck(HealthcheckArgs),
+    /// Configure the CTI integration (Zammad generic push API); changes hold at once
+    Cti(CtiArgs),
 }
 
 impl Command {
@@ -50,6 +52,7 @@ impl Command {
             Command::Token(TokenCommand::Create(a)) => &a.data,
             Command::Import(ImportCommand::Users(a)) => &a.data,
             Command::Healthcheck(a) => return (a.config.config.clone(), Overrides::default()),
+            Command::Cti(a) => &a.data,
         };
         data.config_args()
     }
@@ -58,7 +61,7 @@ impl Command {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
     /// Settings file (default: ./ctihub.toml if present) [env: CTIHUB_CONFIG]
-    #[arg(long, value_name = "FILE", env = "CTIHUB_CONFIG", hide_env = true)]
+    #[arg(long, value_name = "FILE", env = "CTIHUB_CONFIG", hide_env = true, global = true)]
     pub config: Option<PathBuf>,
 }
 
@@ -68,13 +71,14 @@ pub struct DataArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Directory for the SQLite database [env: CTIHUB_DATA_DIR] [default: ./ctihub-data]
-    #[arg(long, value_name = "DIR")]
+    // Global so `ctihub cti block add N --data-dir D` works after a nested subcommand.
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<String>,
     /// postgres://USER:PASSWORD@HOST/DB or sqlite://PATH; overrides --data-dir [env: CTIHUB_DATABASE_URL]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub database_url: Option<String>,
     /// Country for phone numbers written without a country code [env: CTIHUB_DEFAULT_REGION] [default: US]
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", global = true)]
     pub default_region: Option<String>,
 }
 
@@ -195,6 +199,98 @@ pub struct HealthcheckArgs {
     /// Base URL of the server [default: derived from the listen setting, e.g. http://127.0.0.1:8080]
     #[arg(long)]
     pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CtiArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(subcommand)]
+    pub command: CtiCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtiCommand {
+    /// Enable the integration and print its push path (/api/v1/cti/<token>)
+    Enable,
+    /// Disable the integration: pushes are answered 422 until it is enabled again
+    Disable,
+    /// Manage the push token
+    #[command(subcommand)]
+    Token(CtiTokenCommand),
+    /// Manage the inbound block list
+    #[command(subcommand)]
+    Block(CtiBlockCommand),
+    /// Manage the outbound caller-id routing table
+    #[command(subcommand)]
+    Route(CtiRouteCommand),
+    /// Set the default caller id for outbound calls ("" clears it)
+    CallerId {
+        #[arg(value_name = "NUMBER")]
+        number: String,
+    },
+    /// Manage the notify map (which agents hear about a queue or called number)
+    #[command(subcommand)]
+    Notify(CtiNotifyCommand),
+    /// Print the whole configuration as JSON
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtiTokenCommand {
+    /// Issue a new token and print the new push path; the old one stops working at once
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtiBlockCommand {
+    /// Reject inbound calls from NUMBER (matched as sent and as a normalized number)
+    Add {
+        #[arg(value_name = "NUMBER")]
+        number: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Stop blocking NUMBER
+    Remove {
+        #[arg(value_name = "NUMBER")]
+        number: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtiRouteCommand {
+    /// Append a route: outbound calls to PATTERN (`*` = one or more characters) present CALLER_ID
+    Add {
+        #[arg(value_name = "PATTERN")]
+        pattern: String,
+        #[arg(value_name = "CALLER_ID")]
+        caller_id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Remove the route for PATTERN
+    Remove {
+        #[arg(value_name = "PATTERN")]
+        pattern: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtiNotifyCommand {
+    /// Notify these agents of calls to QUEUE_OR_NUMBER
+    Add {
+        #[arg(value_name = "QUEUE_OR_NUMBER")]
+        queue: String,
+        /// Agent e-mail; repeat for several
+        #[arg(long = "agent", value_name = "EMAIL", required = true)]
+        agents: Vec<String>,
+    },
+    /// Remove QUEUE_OR_NUMBER from the notify map
+    Remove {
+        #[arg(value_name = "QUEUE_OR_NUMBER")]
+        queue: String,
+    },
 }
 
 #[cfg(test)]

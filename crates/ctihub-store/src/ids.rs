@@ -16,3 +16,26 @@ macro_rules! next_id {
     }};
 }
 pub(crate) use next_id;
+
+/// Take `n` consecutive ids at once (bulk imports): `reserve_ids!(tx, PG, n)`.
+macro_rules! reserve_ids {
+    ($tx:expr, $pg:expr, $n:expr) => {{
+        let n: i64 = $n;
+        let ids: Vec<i64> = if n == 0 {
+            Vec::new()
+        } else if $pg {
+            sqlx::query_scalar("SELECT nextval('id_sequence') FROM generate_series(1, $1)")
+                .bind(n)
+                .fetch_all(&mut *$tx)
+                .await?
+        } else {
+            let last: i64 = sqlx::query_scalar("UPDATE id_sequence SET last_id = last_id + $1 RETURNING last_id")
+                .bind(n)
+                .fetch_one(&mut *$tx)
+                .await?;
+            (last - n + 1..=last).collect()
+        };
+        ids
+    }};
+}
+pub(crate) use reserve_ids;

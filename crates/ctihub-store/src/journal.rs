@@ -10,6 +10,7 @@ use ctihub_domain::time::{Millis, now_millis};
 use ctihub_domain::user::User;
 
 use crate::caller_index::CallerMatch;
+use crate::sql::{Param, bind_params};
 use crate::users::UserRow;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
@@ -26,27 +27,6 @@ pub struct JournalFilter {
     pub until: Option<Millis>,
     /// Keyset pagination: only calls older than this one.
     pub before_id: Option<Id>,
-}
-
-/// A bound value for dynamically built SQL; every variant binds on both backends.
-enum Param {
-    Int(i64),
-    Text(String),
-    Bool(bool),
-}
-
-macro_rules! bind_params {
-    ($query:expr, $params:expr) => {{
-        let mut query = $query;
-        for param in $params {
-            query = match param {
-                Param::Int(v) => query.bind(*v),
-                Param::Text(v) => query.bind(v.clone()),
-                Param::Bool(v) => query.bind(*v),
-            };
-        }
-        query
-    }};
 }
 
 impl JournalFilter {

@@ -1,3 +1,4 @@
+pub mod cti;
 pub mod healthcheck;
 pub mod import;
 pub mod migrate;
@@ -22,6 +23,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Token(TokenCommand::Create(args)) => token::create(&settings, args).await,
         Command::Import(ImportCommand::Users(args)) => import::users(&settings, &args.file).await,
         Command::Healthcheck(_) => healthcheck::run(&settings.local_url()).await,
+        Command::Cti(args) => cti::run(&settings, args.command).await,
     }
 }
 

@@ -278,15 +278,35 @@ pub fn unused_port() -> u16 {
 
 /// A minimal HTTP/1.1 GET over a plain socket: status and body.
 pub fn http_get(base_url: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
+    http_request("GET", base_url, path, authorization, None)
+}
+
+/// POST a form body, as a PBX pushes events.
+pub fn http_post_form(base_url: &str, path: &str, form: &str) -> (u16, String) {
+    http_request("POST", base_url, path, None, Some(form))
+}
+
+fn http_request(
+    method: &str,
+    base_url: &str,
+    path: &str,
+    authorization: Option<&str>,
+    form: Option<&str>,
+) -> (u16, String) {
     let host = base_url.strip_prefix("http://").expect("an http:// URL");
     let mut stream = TcpStream::connect(host).expect("connect to the server");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     if let Some(value) = authorization {
         request.push_str(&format!("Authorization: {value}\r\n"));
     }
-    request.push_str("\r\n");
+    if let Some(body) = form {
+        request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    } else {
+        request.push_str("\r\n");
+    }
     stream.write_all(request.as_bytes()).expect("send the request");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read the response");

@@ -2,6 +2,7 @@
 //! SQLite data directories in temporary directories. No PostgreSQL needed.
 
 mod config;
+mod cti;
 mod healthcheck;
 mod helpers;
 mod import;

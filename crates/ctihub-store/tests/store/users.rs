@@ -203,8 +203,27 @@ async fn import_keeps_good_rows_and_reports_bad_ones() {
         rows.push(twice);
         rows.push(end_user(""));
 
+        let mut lost_org = end_user("Lost");
+        lost_org.organization_id = Some(987_654);
+        rows.push(lost_org);
+        let call = store
+            .create_call(
+                &ctihub_domain::call::CallData::new(ctihub_domain::call::Direction::Inbound, "513 555 1004", "1", 1),
+                &[],
+                None,
+            )
+            .await
+            .unwrap();
+
         let outcomes = store.import_users(rows).await.unwrap();
-        assert_eq!(outcomes.len(), 8);
+        assert_eq!(outcomes.len(), 9);
+        assert!(matches!(&outcomes[8], Err(StoreError::Invalid(e)) if e.field == "organization_id"));
+        let row4 = *outcomes[4].as_ref().unwrap();
+        assert_eq!(
+            store.get_call(call.id).await.unwrap().data.end_user_id,
+            Some(row4),
+            "earlier calls get their caller"
+        );
         assert!(outcomes[..5].iter().all(Result::is_ok));
         assert!(matches!(&outcomes[5], Err(StoreError::Conflict { field, .. }) if field == "email"));
         assert!(matches!(&outcomes[6], Err(StoreError::Conflict { message, .. }) if message.contains("twice")));
