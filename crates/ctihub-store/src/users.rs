@@ -557,10 +557,10 @@ impl Store {
                         Some(StoreError::conflict("email", "is already used by another user"))
                     } else if new.agent_id.as_ref().is_some_and(|a| taken_agents.contains(a)) {
                         Some(StoreError::conflict("agent_id", "is already used by another agent"))
-                    } else if let Some(org) = new.organization_id.filter(|o| !known_orgs.contains(o)) {
-                        Some(StoreError::invalid("organization_id", format!("organization {org} does not exist")))
                     } else {
-                        None
+                        new.organization_id.filter(|o| !known_orgs.contains(o)).map(|org| {
+                            StoreError::invalid("organization_id", format!("organization {org} does not exist"))
+                        })
                     };
                     match rejection {
                         Some(e) => {
