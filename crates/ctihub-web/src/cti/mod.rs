@@ -2,6 +2,7 @@
 //! the pipeline every call event goes through, and the journal as people read it.
 
 pub mod config;
+pub mod generic;
 pub mod params;
 pub mod service;
 pub mod view;

@@ -25,8 +25,8 @@ pub(crate) struct StreamParams {
     after: Option<Id>,
 }
 
-/// How many missed events a reconnect replays at most.
-const REPLAY_LIMIT: i64 = 1000;
+/// Missed events are read from the store in pages of this size.
+const REPLAY_PAGE: i64 = 1000;
 
 fn sse_event(event: &HubEvent) -> Event {
     Event::default().id(event.id.to_string()).event(event.kind.clone()).data(event.payload.to_string())
@@ -49,10 +49,19 @@ pub(crate) async fn stream(
     // Subscribe before reading the replay, so nothing published in between is lost; the id
     // filter below drops what the replay already sent.
     let live = BroadcastStream::new(state.hub.subscribe());
-    let replay = match last_seen {
-        Some(after) => state.store.hub_events_after(after, REPLAY_LIMIT).await?,
-        None => Vec::new(),
-    };
+    let mut replay = Vec::new();
+    if let Some(mut after) = last_seen {
+        // Page through everything missed, so nothing falls between the replay and live events.
+        loop {
+            let page = state.store.hub_events_after(after, REPLAY_PAGE).await?;
+            let full = page.len() as i64 == REPLAY_PAGE;
+            after = page.last().map_or(after, |e| e.id);
+            replay.extend(page);
+            if !full {
+                break;
+            }
+        }
+    }
     let mut high_water = replay.last().map(|e| e.id).or(last_seen).unwrap_or(0);
     let user_id = user.id;
     let replayed = stream::iter(replay.into_iter().filter(move |e| e.is_for(user_id)).map(|e| Ok(sse_event(&e))));

@@ -19,7 +19,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ctihub_domain::Id;
 use ctihub_domain::call::{Direction, NewCallEvent};
 use ctihub_domain::cti::{RemoteUser, SipgateConfig};
-use ctihub_domain::journal::{CallSignal, SignalKind};
+use ctihub_domain::journal::SignalKind;
 use ctihub_domain::time::now_millis;
 use rsa::RsaPublicKey;
 use rsa::pkcs1::DecodeRsaPublicKey;
@@ -31,11 +31,9 @@ use sha2::Sha256;
 use self::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
 use crate::AppState;
 use crate::cti::params::Params;
-use crate::cti::{Decision, IncomingEvent, load_config, process};
+use crate::cti::{Decision, IncomingEvent, generic, load_config, process};
 
 pub(crate) const SOURCE: &str = "sipgate";
-/// Zammad caps call ids at 250 characters.
-const MAX_CALL_ID: usize = 250;
 const SIGNATURE_HEADER: &str = "x-sipgate-signature";
 
 pub(crate) fn router() -> Router<AppState> {
@@ -78,58 +76,14 @@ async fn event(
 }
 
 fn parse_event(config: &SipgateConfig, params: &Params, direction: Direction) -> Result<IncomingEvent, XmlError> {
-    let kind = match params.get("event") {
-        Some("newCall") => SignalKind::NewCall,
-        Some("answer") => SignalKind::Answer,
-        Some("hangup") => SignalKind::Hangup,
-        Some(other) => {
-            return Err(XmlError::unprocessable(format!(
-                "Unknown event \"{other}\"; expected newCall, answer, hangup or dtmf"
-            )));
-        }
-        None => return Err(XmlError::unprocessable("Attribute 'event' required (newCall, answer, hangup or dtmf)!")),
-    };
-    let call_ref = call_ref(params)?;
-    let from = params.get("from").unwrap_or("");
-    let to = params.get("to").unwrap_or("");
-    if kind == SignalKind::NewCall {
-        for (name, value) in [("from", from), ("to", to)] {
-            if value.is_empty() {
-                return Err(XmlError::unprocessable(format!("Attribute '{name}' required!")));
-            }
-        }
-    }
+    let mut event = generic::parse_event(params, SOURCE, direction, "newCall, answer, hangup or dtmf")
+        .map_err(XmlError::unprocessable)?;
     // On answer, `userId` names the one sipgate user who picked up; on newCall the list of
     // users who ring is not an answer.
-    let answering_agent = match kind {
-        SignalKind::Answer => mapped_user(&config.user_remote_map, params),
-        _ => None,
-    };
-    Ok(IncomingEvent {
-        source: SOURCE,
-        call_ref: call_ref.to_owned(),
-        signal: CallSignal {
-            kind,
-            direction,
-            from: from.to_owned(),
-            to: to.to_owned(),
-            users: params.all("user"),
-            queue: None,
-            cause: params.get("cause").map(str::to_owned),
-            at: now_millis(),
-        },
-        answering_number: params.get("answeringNumber").map(str::to_owned),
-        answering_agent,
-        payload: params.to_json(),
-    })
-}
-
-fn call_ref(params: &Params) -> Result<&str, XmlError> {
-    let call_ref = params.get("callId").ok_or_else(|| XmlError::unprocessable("Attribute 'callId' required!"))?;
-    if call_ref.chars().count() > MAX_CALL_ID {
-        return Err(XmlError::unprocessable(format!("Attribute 'callId' is longer than {MAX_CALL_ID} characters!")));
+    if event.signal.kind == SignalKind::Answer {
+        event.answering_agent = mapped_user(&config.user_remote_map, params);
     }
-    Ok(call_ref)
+    Ok(event)
 }
 
 /// The ctihub user a sipgate user id is mapped to. Admins may have entered the short id (`w0`)
@@ -142,7 +96,7 @@ fn mapped_user(map: &[RemoteUser], params: &Params) -> Option<Id> {
 /// Digits keyed in after a `<Gather>`: kept with the call they belong to. They change nothing in
 /// the journal, and an unknown call id is no reason to make sipgate retry.
 async fn record_dtmf(state: &AppState, params: &Params) -> Result<(), XmlError> {
-    let call_ref = call_ref(params)?;
+    let call_ref = generic::call_ref(params).map_err(XmlError::unprocessable)?;
     match state.store.find_call_by_ref(SOURCE, call_ref).await? {
         Some(call) => {
             let event = NewCallEvent {

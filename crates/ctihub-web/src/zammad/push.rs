@@ -8,18 +8,14 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use ctihub_domain::call::Direction;
-use ctihub_domain::journal::{CallSignal, SignalKind};
-use ctihub_domain::time::now_millis;
 use serde_json::{Value, json};
 
 use super::ZammadError;
 use crate::AppState;
 use crate::cti::config::token_matches;
+use crate::cti::generic;
 use crate::cti::params::{Params, read_params};
 use crate::cti::{Decision, IncomingEvent, load_config, process};
-
-/// Zammad caps call ids at 250 characters.
-const MAX_CALL_ID: usize = 250;
 
 pub(crate) async fn event(
     State(state): State<AppState>,
@@ -65,47 +61,5 @@ fn direction(params: &Params) -> Result<Direction, ZammadError> {
 
 fn parse_event(params: &Params) -> Result<IncomingEvent, ZammadError> {
     let direction = direction(params)?;
-    let kind = match params.get("event") {
-        Some("newCall") => SignalKind::NewCall,
-        Some("answer") => SignalKind::Answer,
-        Some("hangup") => SignalKind::Hangup,
-        Some(other) => {
-            return Err(ZammadError::unprocessable(format!(
-                "Unknown event \"{other}\"; expected newCall, answer or hangup"
-            )));
-        }
-        None => return Err(ZammadError::unprocessable("Attribute 'event' required (newCall, answer or hangup)!")),
-    };
-    let call_ref = params
-        .first_of(&["callId", "call_id", "callid"])
-        .ok_or_else(|| ZammadError::unprocessable("Attribute 'callId' required!"))?;
-    if call_ref.chars().count() > MAX_CALL_ID {
-        return Err(ZammadError::unprocessable(format!("Attribute 'callId' is longer than {MAX_CALL_ID} characters!")));
-    }
-    let from = params.get("from").unwrap_or("");
-    let to = params.get("to").unwrap_or("");
-    if kind == SignalKind::NewCall {
-        for (name, value) in [("from", from), ("to", to)] {
-            if value.is_empty() {
-                return Err(ZammadError::unprocessable(format!("Attribute '{name}' required!")));
-            }
-        }
-    }
-    Ok(IncomingEvent {
-        source: "zammad",
-        call_ref: call_ref.to_owned(),
-        signal: CallSignal {
-            kind,
-            direction,
-            from: from.to_owned(),
-            to: to.to_owned(),
-            users: params.all("user"),
-            queue: params.get("queue").map(str::to_owned),
-            cause: params.get("cause").map(str::to_owned),
-            at: now_millis(),
-        },
-        answering_number: params.get("answeringNumber").map(str::to_owned),
-        answering_agent: None,
-        payload: params.to_json(),
-    })
+    generic::parse_event(params, "zammad", direction, "newCall, answer or hangup").map_err(ZammadError::unprocessable)
 }
