@@ -54,6 +54,7 @@ impl Hub {
         payload: serde_json::Value,
     ) -> StoreResult<HubEvent> {
         let event = self.store.publish_hub_event(kind, recipients, &payload).await?;
+        metrics::counter!("ctihub_hub_events_published_total", "kind" => kind.to_owned()).increment(1);
         self.wake.notify_one();
         Ok(event)
     }

@@ -44,6 +44,8 @@ pub enum Decision {
 }
 
 pub async fn process(state: &AppState, config: &CtiConfig, mut event: IncomingEvent) -> Result<Decision, ApiError> {
+    metrics::counter!("ctihub_cti_events_total", "source" => event.source, "event" => event.signal.kind.as_str())
+        .increment(1);
     let phones = *state.store.phones();
     let signal = &event.signal;
     if signal.kind == SignalKind::NewCall

@@ -48,6 +48,22 @@ async fn metrics_count_requests_by_route() {
         });
         assert!(counted, "no 200 counter for /healthz in:\n{text}");
         assert!(text.contains("ctihub_http_request_duration_seconds_bucket"));
+
+        // Call events are counted by dialect and event.
+        let url = app.enable_cti(|_| {}).await;
+        app.push(&url, "event=newCall&direction=in&from=1&to=2&callId=metrics").await;
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            text.lines().any(|l| l.starts_with("ctihub_cti_events_total")
+                && l.contains("source=\"zammad\"")
+                && l.contains("event=\"newCall\"")),
+            "{text}"
+        );
+        assert!(
+            text.contains("ctihub_hub_events_published_total{kind=\"incoming_call\"}")
+                || text.contains("kind=\"journal_changed\""),
+            "{text}"
+        );
     })
     .await;
 }
