@@ -2,7 +2,7 @@
 
 use ctihub_domain::custom_field::FieldTarget;
 use ctihub_domain::ticket::{
-    Comment, NewComment, NewTicket, Priority, Ticket, TicketPatch, TicketStatus, TicketType, Via,
+    Comment, NewComment, NewTicket, Priority, Ticket, TicketPatch, TicketStatus, TicketType, Via, VoicePart,
 };
 use ctihub_domain::time::now_millis;
 use ctihub_domain::user::Role;
@@ -356,6 +356,31 @@ impl Store {
             id
         });
         self.get_comment(id).await
+    }
+
+    /// Replace a comment's voice part (a call it shows was updated) and touch its ticket, in one
+    /// transaction. The body and author stay as written.
+    pub async fn update_comment_voice(&self, comment_id: Id, voice: &VoicePart) -> StoreResult<Comment> {
+        let now = now_millis();
+        on_pool!(self, |pool, PG| {
+            let mut tx = pool.begin().await?;
+            let ticket_id: Option<i64> =
+                sqlx::query_scalar("UPDATE comments SET voice = $2 WHERE id = $1 RETURNING ticket_id")
+                    .bind(comment_id)
+                    .bind(to_text(voice))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(ticket_id) = ticket_id else {
+                return Err(StoreError::not_found("comment"));
+            };
+            sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
+                .bind(ticket_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        self.get_comment(comment_id).await
     }
 
     pub async fn get_comment(&self, id: Id) -> StoreResult<Comment> {

@@ -16,6 +16,7 @@ mod placetel;
 pub mod retention;
 mod sipgate;
 mod zammad;
+mod zendesk;
 
 use std::future::Future;
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .merge(zammad::router())
         .merge(sipgate::router())
         .merge(placetel::router())
+        .merge(zendesk::router())
         .nest("/api/hub", native::router())
         .fallback(extract::no_route)
         .with_state(state)

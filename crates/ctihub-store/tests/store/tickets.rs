@@ -145,3 +145,49 @@ async fn requested_tickets_are_listed_most_recent_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_voice_part_is_replaced_and_the_ticket_touched() {
+    on_each_backend("US", async |store| {
+        let caller = store.create_user(NewUser::new(Role::EndUser, "Caller")).await.unwrap();
+        let ticket = store
+            .create_ticket(NewTicket {
+                subject: "Call".into(),
+                description: "d".into(),
+                requester_id: caller.id,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let voice = VoicePart {
+            from: Some("+15135557611".into()),
+            call_fields: vec![("duration".into(), json!(10))],
+            ..Default::default()
+        };
+        let comment = store
+            .add_comment(NewComment {
+                ticket_id: ticket.id,
+                author_id: caller.id,
+                body: "Call recording".into(),
+                public: false,
+                voice: Some(voice.clone()),
+            })
+            .await
+            .unwrap();
+        let before = store.get_ticket(ticket.id).await.unwrap().updated_at;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+        let mut rerendered = voice.clone();
+        rerendered.duration = Some(120);
+        rerendered.call_fields = vec![("duration".into(), json!(120))];
+        let updated = store.update_comment_voice(comment.id, &rerendered).await.unwrap();
+        assert_eq!(updated.voice.as_ref(), Some(&rerendered));
+        assert_eq!((updated.body.as_str(), updated.author_id, updated.public), ("Call recording", caller.id, false));
+        assert_eq!(store.get_comment(comment.id).await.unwrap(), updated);
+        assert!(store.get_ticket(ticket.id).await.unwrap().updated_at > before, "the ticket shows a change");
+
+        let missing = store.update_comment_voice(comment.id + 10_000, &rerendered).await;
+        assert!(matches!(missing, Err(StoreError::NotFound { what: "comment" })));
+    })
+    .await;
+}

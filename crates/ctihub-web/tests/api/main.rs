@@ -10,4 +10,5 @@ mod placetel;
 mod realtime;
 mod sipgate;
 mod sse;
+mod tpe_calls;
 mod zammad;
