@@ -205,7 +205,7 @@ impl Store {
         let now = now_millis();
         let customer_key = self.customer_key(data);
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             let insert = sqlx::query(
                 "INSERT INTO calls (id, direction, state, from_line, to_line, from_name, to_name, dnis, queue_name, \
@@ -241,7 +241,7 @@ impl Store {
         let now = now_millis();
         let customer_key = self.customer_key(data);
         on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let update = sqlx::query(
                 "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, from_name = $6, to_name = $7, \
                  dnis = $8, queue_name = $9, started_at = $10, answered_at = $11, ended_at = $12, \
@@ -282,7 +282,7 @@ impl Store {
     pub async fn append_call_event(&self, call_id: Id, event: &NewCallEvent) -> StoreResult<CallEvent> {
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = insert_event!(tx, PG, call_id, event, now);
             tx.commit().await?;
             id
@@ -318,6 +318,27 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         calls.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
         Ok(calls)
+    }
+
+    /// The latest calls with any of these customer numbers (normalized keys), newest first: a
+    /// user profile's call list, by the same index the journal identifies callers with.
+    pub async fn calls_with_customer_keys(&self, keys: &[String], limit: i64) -> StoreResult<Vec<Call>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = crate::sql::placeholders(1, keys.len());
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM calls WHERE customer_key IN ({placeholders}) ORDER BY id DESC LIMIT {}",
+            limit.clamp(1, 500)
+        ));
+        let ids: Vec<i64> = on_pool!(self, |pool, PG| {
+            let mut query = sqlx::query_scalar(sql);
+            for key in keys {
+                query = query.bind(key);
+            }
+            query.fetch_all(pool).await?
+        });
+        self.get_calls(&ids).await
     }
 
     /// The call a source knows by `external_id`.

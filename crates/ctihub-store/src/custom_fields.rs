@@ -53,7 +53,7 @@ impl Store {
         new.validate()?;
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             let position: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_fields WHERE target = $1")
                 .bind(new.target.as_str())

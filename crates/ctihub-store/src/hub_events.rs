@@ -111,7 +111,7 @@ impl Store {
         let now = now_millis();
         let recipients_text = recipients.map(|r| to_text(&r));
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             sqlx::query(
                 "INSERT INTO hub_events (id, kind, recipients, payload, created_at) VALUES ($1, $2, $3, $4, $5)",

@@ -16,6 +16,7 @@ mod journal;
 mod json;
 mod organizations;
 mod phone_index;
+mod sessions;
 mod settings;
 mod sql;
 #[cfg(feature = "testing")]
@@ -37,6 +38,7 @@ pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
 pub use journal::JournalFilter;
 pub use phone_index::RekeyReport;
+pub use sessions::ConsoleSession;
 pub use tokens::ApiToken;
 pub use users::{UserFilter, UserImportOutcome};
 
@@ -59,6 +61,17 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// Start a transaction that will write. On SQLite it takes the write lock at `BEGIN IMMEDIATE`
+/// (waiting up to the busy timeout): a deferred transaction that reads first and writes later
+/// fails at once with "database is locked" when another connection wrote in between, because
+/// SQLite cannot upgrade a stale read snapshot.
+macro_rules! begin_write {
+    ($pool:expr, $pg:expr) => {
+        $pool.begin_with(if $pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?
+    };
+}
+pub(crate) use begin_write;
 
 #[derive(Clone)]
 pub(crate) enum Backend {

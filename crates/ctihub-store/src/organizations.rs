@@ -93,7 +93,7 @@ impl Store {
         let tags = normalize_tags(&new.tags);
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             sqlx::query(
                 "INSERT INTO organizations (id, name, name_lower, external_id, domain_names, tags, notes, \
@@ -153,7 +153,7 @@ impl Store {
         let name = required_name(&new.name)?;
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             sqlx::query(
                 "INSERT INTO agent_groups (id, name, name_lower, description, created_at, updated_at) \
@@ -201,7 +201,7 @@ impl Store {
         }
         let now = now_millis();
         on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             sqlx::query(
                 "INSERT INTO group_memberships (id, group_id, user_id, is_default, created_at) \

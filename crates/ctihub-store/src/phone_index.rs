@@ -79,7 +79,7 @@ impl Store {
             let Some(last) = rows.last() else { break };
             after = last.0;
             on_pool!(self, |pool, PG| {
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::begin_write!(pool, PG);
                 for (id, phones, custom, extension) in &rows {
                     let mut phones: Vec<UserPhone> = from_text("users.phones", phones)?;
                     for phone in &mut phones {
@@ -134,7 +134,7 @@ impl Store {
         });
         for chunk in sources.chunks(BATCH as usize) {
             on_pool!(self, |pool, PG| {
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::begin_write!(pool, PG);
                 for (ticket_id, user_id) in chunk {
                     let body: Option<String> =
                         sqlx::query_scalar("SELECT body FROM comments WHERE ticket_id = $1 ORDER BY id LIMIT 1")
@@ -176,7 +176,7 @@ impl Store {
             let Some(last) = rows.last() else { break };
             after = last.0;
             on_pool!(self, |pool, PG| {
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::begin_write!(pool, PG);
                 for (id, direction, from, to) in &rows {
                     let customer = if direction == Direction::Outbound.as_str() { to } else { from };
                     let key = self.phones.normalize(customer).key().map(|k| k.as_str().to_owned());

@@ -201,7 +201,7 @@ impl Store {
         };
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             sqlx::query(
                 "INSERT INTO tickets (id, subject, description, status, priority, ticket_type, requester_id, \
@@ -278,7 +278,7 @@ impl Store {
         }
         let now = now_millis().max(current.updated_at);
         on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             sqlx::query(
                 "UPDATE tickets SET subject = $2, status = $3, priority = $4, ticket_type = $5, requester_id = $6, \
                  assignee_id = $7, group_id = $8, organization_id = $9, tags = $10, custom_fields = $11, \
@@ -345,7 +345,7 @@ impl Store {
         }
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = insert_comment!(tx, PG, comment, now);
             sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
                 .bind(comment.ticket_id)
@@ -363,7 +363,7 @@ impl Store {
     pub async fn update_comment_voice(&self, comment_id: Id, voice: &VoicePart) -> StoreResult<Comment> {
         let now = now_millis();
         on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let ticket_id: Option<i64> =
                 sqlx::query_scalar("UPDATE comments SET voice = $2 WHERE id = $1 RETURNING ticket_id")
                     .bind(comment_id)

@@ -22,7 +22,7 @@ impl Store {
         self.get_user(user_id).await?;
         let now = now_millis();
         on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
             sqlx::query(
                 "INSERT INTO api_tokens (id, user_id, label, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",

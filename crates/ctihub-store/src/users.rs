@@ -299,7 +299,7 @@ impl Store {
         )?;
         let now = now_millis();
         let id = on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             check_unique_user_values!(tx, None::<i64>, &prepared.email_lower, &new.agent_id);
             check_organization_exists!(tx, new.organization_id);
             let id = next_id!(tx, PG);
@@ -413,7 +413,7 @@ impl Store {
         let agent_id = patch.agent_id.unwrap_or(current.agent_id);
         let now = now_millis().max(current.updated_at);
         on_pool!(self, |pool, PG| {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_write!(pool, PG);
             check_unique_user_values!(tx, Some(id), &prepared.email_lower, &agent_id);
             check_organization_exists!(tx, organization_id);
             sqlx::query(
@@ -540,7 +540,7 @@ impl Store {
             let org_ids: Vec<Id> = accepted.iter().filter_map(|(_, n, _)| n.organization_id).collect();
             let now = now_millis();
             on_pool!(self, |pool, PG| {
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::begin_write!(pool, PG);
                 let taken_emails: HashSet<String> = existing_values!(tx, "users", "email_lower", &emails);
                 let taken_agents: HashSet<String> = existing_values!(tx, "users", "agent_id", &agent_ids);
                 let known_orgs: HashSet<i64> = if org_ids.is_empty() {
