@@ -49,6 +49,12 @@ async fn postgres_store(url: &str, region: Region) -> TestStore {
     TestStore { store, backend: "postgres", location, options, region, _dir: None }
 }
 
+/// A fresh SQLite store alone, for suites that need no second backend (the browser tests; the
+/// API suites cover PostgreSQL).
+pub async fn fresh_sqlite_store(region: &str) -> TestStore {
+    sqlite_store(Region::parse(region).expect("test region")).await
+}
+
 /// One fresh store per backend under test.
 pub async fn fresh_stores(region: &str) -> Vec<TestStore> {
     let region = Region::parse(region).expect("test region");

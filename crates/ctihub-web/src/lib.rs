@@ -4,6 +4,7 @@
 //! error shape; `native` is ctihub's own API for the console and administration.
 
 pub mod auth;
+mod console;
 pub mod cti;
 pub mod error;
 mod extract;
@@ -59,6 +60,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(console::router())
         .merge(zammad::router())
         .merge(sipgate::router())
         .merge(placetel::router())

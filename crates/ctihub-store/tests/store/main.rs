@@ -5,5 +5,6 @@ mod helpers;
 mod caller_index;
 mod calls;
 mod journal;
+mod sessions;
 mod tickets;
 mod users;

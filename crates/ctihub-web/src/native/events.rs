@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use ctihub_domain::Id;
+use ctihub_domain::time::Millis;
 use ctihub_store::HubEvent;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
@@ -32,20 +33,24 @@ fn sse_event(event: &HubEvent) -> Event {
     Event::default().id(event.id.to_string()).event(event.kind.clone()).data(event.payload.to_string())
 }
 
-/// The signed-in agent's events: screen pops, incoming calls, journal changes, presence.
-#[utoipa::path(get, path = "/api/hub/events", tag = "events", params(StreamParams),
-    responses((status = 200, description = "text/event-stream of hub events", content_type = "text/event-stream")))]
-pub(crate) async fn stream(
-    State(state): State<AppState>,
-    StaffUser(user): StaffUser,
-    headers: HeaderMap,
-    Query(params): Query<StreamParams>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let last_seen = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<Id>().ok())
-        .or(params.after);
+/// A dropped connection is retried after this, not after the browser's default of seconds.
+const RECONNECT_AFTER: Duration = Duration::from_millis(1000);
+
+/// The id a reconnecting client last saw: the `Last-Event-ID` header an `EventSource` sends by
+/// itself, else an `after` parameter (a reloaded page starts a new `EventSource`, which cannot
+/// set the header).
+pub(crate) fn last_seen(headers: &HeaderMap, after: Option<Id>) -> Option<Id> {
+    headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<Id>().ok()).or(after)
+}
+
+/// `user_id`'s hub events as SSE: first those after `last_seen` from the store (only those
+/// created at or after `not_before`, when given), then live ones, each once.
+pub(crate) async fn hub_events(
+    state: &AppState,
+    user_id: Id,
+    last_seen: Option<Id>,
+    not_before: Option<Millis>,
+) -> Result<impl Stream<Item = Result<Event, Infallible>> + Send + use<>, ApiError> {
     // Subscribe before reading the replay, so nothing published in between is lost; the id
     // filter below drops what the replay already sent.
     let live = BroadcastStream::new(state.hub.subscribe());
@@ -63,8 +68,9 @@ pub(crate) async fn stream(
         }
     }
     let mut high_water = replay.last().map(|e| e.id).or(last_seen).unwrap_or(0);
-    let user_id = user.id;
-    let replayed = stream::iter(replay.into_iter().filter(move |e| e.is_for(user_id)).map(|e| Ok(sse_event(&e))));
+    let hello = stream::once(async { Ok(Event::default().retry(RECONNECT_AFTER).comment("ctihub")) });
+    let wanted = move |e: &HubEvent| e.is_for(user_id) && not_before.is_none_or(|t| e.created_at >= t);
+    let replayed = stream::iter(replay.into_iter().filter(wanted).map(|e| Ok(sse_event(&e))));
     let live = live.filter_map(move |item: Result<Arc<HubEvent>, _>| {
         let out = match item {
             Ok(event) if event.id > high_water && event.is_for(user_id) => {
@@ -77,5 +83,25 @@ pub(crate) async fn stream(
         };
         async move { out }
     });
-    Ok(Sse::new(replayed.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(hello.chain(replayed).chain(live))
+}
+
+/// Wrap an event stream as an SSE response with keep-alives (proxies drop idle connections).
+pub(crate) fn sse<S>(events: S) -> Sse<KeepAliveStream<S>>
+where
+    S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// The signed-in agent's events: screen pops, incoming calls, journal changes, presence.
+#[utoipa::path(get, path = "/api/hub/events", tag = "events", params(StreamParams),
+    responses((status = 200, description = "text/event-stream of hub events", content_type = "text/event-stream")))]
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    StaffUser(user): StaffUser,
+    headers: HeaderMap,
+    Query(params): Query<StreamParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    Ok(sse(hub_events(&state, user.id, last_seen(&headers, params.after), None).await?))
 }

@@ -24,22 +24,22 @@ use crate::hub::kinds;
 #[serde(deny_unknown_fields)]
 pub(crate) struct JournalQuery {
     /// `open` (needs a callback) or `done`.
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// `inbound`/`in` or `outbound`/`out`.
-    direction: Option<String>,
+    pub(crate) direction: Option<String>,
     /// Calls answered by this agent.
-    agent_id: Option<Id>,
-    queue: Option<String>,
+    pub(crate) agent_id: Option<Id>,
+    pub(crate) queue: Option<String>,
     /// Calls that started at or after this time (ISO 8601).
-    since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Calls that started before this time (ISO 8601).
-    until: Option<String>,
+    pub(crate) until: Option<String>,
     /// Page size; defaults to the configured view limit (60), at most 500.
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     /// The next page: calls older than this id (`next_before_id` of the previous page).
-    before_id: Option<Id>,
+    pub(crate) before_id: Option<Id>,
     /// Admins only: ignore the notify map and see every queue.
-    all: Option<bool>,
+    pub(crate) all: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,7 +132,7 @@ fn dto(entry: &JournalEntry, phones: &ctihub_domain::phone::PhoneNormalizer) -> 
 }
 
 /// Turn query parameters into a filter limited to what `user` may see.
-async fn filter_for(
+pub(crate) async fn filter_for(
     state: &AppState,
     user: &ctihub_domain::user::User,
     q: &JournalQuery,
@@ -228,21 +228,7 @@ pub(crate) async fn mark(
     StaffUser(user): StaffUser,
     JsonBody(body): JsonBody<MarkDone>,
 ) -> Result<Json<Marked>, ApiError> {
-    let config = load_config(&state.store).await?;
-    let visible = crate::cti::view::visible_to(&config, &state.store, &user);
-    if let Some(queues) = &visible.queues
-        && user.role != Role::Admin
-    {
-        for call in state.store.get_calls(&body.ids).await? {
-            if !call.data.queue_name.as_ref().is_some_and(|q| queues.contains(q)) {
-                return Err(ApiError::forbidden(format!("call {} is not in your journal", call.id)));
-            }
-        }
-    }
-    let updated = state.store.set_calls_done(&body.ids, body.done).await?;
-    if updated > 0 {
-        state.hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_ids": body.ids})).await?;
-    }
+    let updated = mark_calls(&state, &user, &body.ids, body.done).await?;
     Ok(Json(Marked { updated }))
 }
 
@@ -263,11 +249,48 @@ pub(crate) async fn mark_all(
     StaffUser(user): StaffUser,
     JsonBody(body): JsonBody<MarkAll>,
 ) -> Result<Json<Marked>, ApiError> {
-    let mut filter = filter_for(&state, &user, &body.filter).await?;
+    let updated = mark_matching(&state, &user, &body.filter, body.done).await?;
+    Ok(Json(Marked { updated }))
+}
+
+/// Mark calls done (or back to needing a callback) if `user` may see them all in their journal;
+/// consoles are told when anything changed.
+pub(crate) async fn mark_calls(
+    state: &AppState,
+    user: &ctihub_domain::user::User,
+    ids: &[Id],
+    done: bool,
+) -> Result<u64, ApiError> {
+    let config = load_config(&state.store).await?;
+    let visible = crate::cti::view::visible_to(&config, &state.store, user);
+    if let Some(queues) = &visible.queues
+        && user.role != Role::Admin
+    {
+        for call in state.store.get_calls(ids).await? {
+            if !call.data.queue_name.as_ref().is_some_and(|q| queues.contains(q)) {
+                return Err(ApiError::forbidden(format!("call {} is not in your journal", call.id)));
+            }
+        }
+    }
+    let updated = state.store.set_calls_done(ids, done).await?;
+    if updated > 0 {
+        state.hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_ids": ids})).await?;
+    }
+    Ok(updated)
+}
+
+/// Mark everything matching `query` within `user`'s journal ("mark all seen").
+pub(crate) async fn mark_matching(
+    state: &AppState,
+    user: &ctihub_domain::user::User,
+    query: &JournalQuery,
+    done: bool,
+) -> Result<u64, ApiError> {
+    let mut filter = filter_for(state, user, query).await?;
     filter.before_id = None;
-    let ids = state.store.set_done_matching(&filter, body.done).await?;
+    let ids = state.store.set_done_matching(&filter, done).await?;
     if !ids.is_empty() {
         state.hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_ids": ids})).await?;
     }
-    Ok(Json(Marked { updated: ids.len() as u64 }))
+    Ok(ids.len() as u64)
 }

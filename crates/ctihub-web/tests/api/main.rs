@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod basics;
+mod console;
 mod native_journal;
 mod native_users;
 mod placetel;

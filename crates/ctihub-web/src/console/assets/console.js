@@ -1,0 +1,198 @@
+// ctihub agent console: the live parts on top of server-rendered pages.
+// No framework and no build step; every page also works without this file.
+(function () {
+  'use strict';
+
+  const LAST_ID = 'ctihub.lastEventId';
+  const body = document.body;
+  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
+  const me = Number(body.dataset.userId || 0);
+  let source = null;
+  let retryIn = 1000;
+
+  // Times are rendered in UTC; show them in the agent's zone.
+  function localTimes(root) {
+    for (const el of (root || document).querySelectorAll('time[datetime]')) {
+      const at = new Date(el.getAttribute('datetime'));
+      if (!isNaN(at)) el.textContent = at.toLocaleString();
+    }
+  }
+
+  function post(url, data) {
+    return fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf, 'X-Ctihub-Fetch': '1' },
+      body: new URLSearchParams(data),
+    }).then(checkSignedIn);
+  }
+
+  function get(url) {
+    return fetch(url, { credentials: 'same-origin', headers: { 'X-Ctihub-Fetch': '1' } }).then(checkSignedIn);
+  }
+
+  function checkSignedIn(response) {
+    if (response.status === 401) {
+      location.assign('/console/login?next=' + encodeURIComponent(location.pathname + location.search));
+      throw new Error('signed out');
+    }
+    if (!response.ok) throw new Error('HTTP ' + response.status);
+    return response;
+  }
+
+  // --- live channel -------------------------------------------------------------------------
+
+  function connect() {
+    // A new EventSource cannot send Last-Event-ID, so a reloaded page says where it left off.
+    const after = sessionStorage.getItem(LAST_ID) || body.dataset.lastEventId || '';
+    source = new EventSource('/console/events' + (after ? '?after=' + encodeURIComponent(after) : ''));
+    source.onopen = function () {
+      body.dataset.live = 'open';
+      retryIn = 1000;
+    };
+    source.onerror = function () {
+      body.dataset.live = 'down';
+      if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+      // The browser gave up (server away, or an HTTP error such as an expired session).
+      get('/console/ping').then(
+        function () { setTimeout(connect, retryIn); },
+        function () { setTimeout(connect, retryIn); });
+      retryIn = Math.min(retryIn * 2, 15000);
+    };
+    for (const [kind, handler] of Object.entries(handlers)) {
+      source.addEventListener(kind, function (event) {
+        if (event.lastEventId) sessionStorage.setItem(LAST_ID, event.lastEventId);
+        let data = {};
+        try { data = JSON.parse(event.data); } catch (e) { return; }
+        handler(data);
+      });
+    }
+  }
+
+  const handlers = {
+    incoming_call: showToast,
+    screen_pop: openPop,
+    journal_changed: refreshJournal,
+    presence_changed: showPresence,
+    lagged: refreshJournal,
+  };
+
+  // --- incoming-call toasts -----------------------------------------------------------------
+
+  function showToast(call) {
+    const box = document.getElementById('toasts');
+    if (!box || box.querySelector('[data-call-id="' + call.call_id + '"]')) return;
+    const toast = document.createElement('div');
+    toast.className = 'toast';
+    toast.setAttribute('role', 'alert');
+    toast.dataset.callId = call.call_id;
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.textContent = '×';
+    close.setAttribute('aria-label', 'Dismiss');
+    close.onclick = function () { toast.remove(); };
+    const title = document.createElement('strong');
+    title.textContent = 'Incoming call';
+    const from = document.createElement('div');
+    from.className = 'toast-from';
+    from.textContent = call.from_pretty || call.from || 'unknown number';
+    const to = document.createElement('small');
+    to.textContent = [call.to_name, call.queue || call.to_pretty].filter(Boolean).join(' · ');
+    const card = document.createElement('a');
+    card.href = '#';
+    card.textContent = 'Caller card';
+    card.onclick = function (e) { e.preventDefault(); openPop({ call_id: call.call_id }); };
+    toast.append(close, title, from, to, document.createElement('br'), card);
+    toast.dataset.shownAt = String(Date.now());
+    box.append(toast);
+    setTimeout(function () { toast.remove(); }, 60000);
+  }
+
+  // --- screen pops --------------------------------------------------------------------------
+
+  function openPop(pop) {
+    const toast = document.querySelector('.toast[data-call-id="' + pop.call_id + '"]');
+    if (toast) toast.remove();
+    if (!pop.call_id) {
+      if (pop.url && pop.url.startsWith('/console/')) location.assign(pop.url);
+      return;
+    }
+    let url = '/console/pop?call_id=' + encodeURIComponent(pop.call_id);
+    if (pop.ticket_id) url += '&ticket_id=' + encodeURIComponent(pop.ticket_id);
+    get(url).then(function (r) { return r.text(); }).then(function (html) {
+      const aside = document.getElementById('pop');
+      const note = aside.querySelector('#notepad');
+      const keep = note && aside.querySelector('[data-call-id="' + pop.call_id + '"]') ? note.value : '';
+      aside.innerHTML = html; // server-rendered and escaped
+      if (keep) aside.querySelector('#notepad').value = keep;
+      aside.hidden = false;
+      body.classList.add('pop-open');
+      aside.dataset.shownAt = String(Date.now());
+      aside.dataset.screen = pop.screen || '';
+      localTimes(aside);
+      const title = aside.querySelector('.pop-title');
+      if (title) { title.tabIndex = -1; title.focus({ preventScroll: true }); }
+    }).catch(function () { if (pop.url && pop.url.startsWith('/console/')) location.assign(pop.url); });
+  }
+
+  document.addEventListener('click', function (e) {
+    if (e.target.closest('[data-close-pop]')) closePop();
+  });
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape') closePop();
+  });
+
+  function closePop() {
+    const aside = document.getElementById('pop');
+    if (aside) aside.hidden = true;
+    body.classList.remove('pop-open');
+  }
+
+  // --- journal ------------------------------------------------------------------------------
+
+  let refreshTimer = null;
+  function refreshJournal() {
+    const list = document.getElementById('journal-list');
+    if (!list) return;
+    clearTimeout(refreshTimer);
+    // Bursts (ring, answer, hangup) become one request.
+    refreshTimer = setTimeout(function () {
+      get(list.dataset.src).then(function (r) { return r.text(); }).then(function (html) {
+        list.innerHTML = html;
+        localTimes(list);
+      }).catch(function () {});
+    }, 100);
+  }
+
+  // Mark-done buttons without a page load; the journal refreshes from the event they cause.
+  document.addEventListener('submit', function (e) {
+    const form = e.target;
+    if (!form.classList.contains('js-inline')) return;
+    e.preventDefault();
+    post(form.action, new FormData(form)).then(refreshJournal).catch(function () { form.submit(); });
+  });
+
+  // --- presence -----------------------------------------------------------------------------
+
+  const select = document.getElementById('presence');
+  if (select) {
+    select.addEventListener('change', function () {
+      post('/console/presence', { status: select.value }).catch(function () {
+        select.form.submit();
+      });
+    });
+  }
+
+  function showPresence(change) {
+    const row = document.querySelector('[data-presence-of="' + change.user_id + '"]');
+    if (row) {
+      row.className = 'presence-' + change.status;
+      const label = row.querySelector('small');
+      if (label) label.textContent = change.status;
+    }
+    if (select && change.user_id === me) select.value = change.status;
+  }
+
+  localTimes();
+  if (me) connect();
+})();

@@ -1,0 +1,402 @@
+//! The agent console under `/console`: server-rendered HTML (askama templates in
+//! `templates/console/`), one stylesheet and one hand-written script embedded in the binary,
+//! and a live channel (SSE) that reuses the native event stream with cookie sign-in.
+//!
+//! Every page works without the script; the script adds the live parts (toasts, screen pops,
+//! journal refresh, presence) on top.
+
+mod admin;
+mod pages;
+mod session;
+mod tickets;
+
+use std::sync::OnceLock;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use ctihub_domain::Id;
+use ctihub_domain::time::{Millis, format_millis, now_millis};
+use ctihub_domain::user::Role;
+use ctihub_store::Presence;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::auth::{Credentials, authenticate, secrets};
+use crate::error::ApiError;
+use crate::hub::kinds;
+use session::{Agent, ConsoleForm, FETCH_HEADER, LOGIN_COOKIE, Refusal, SESSION_COOKIE, SESSION_TTL_MS};
+
+const CSS: &str = include_str!("assets/console.css");
+const JS: &str = include_str!("assets/console.js");
+/// A reconnecting console replays at most this far back: a pop for a call that rang an hour ago
+/// is noise, not help.
+const REPLAY_WINDOW_MS: Millis = 10 * 60 * 1000;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(|| async { Redirect::to("/console/journal") }))
+        .route("/console/login", get(login_form).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/ping", get(ping))
+        .route("/console/events", get(events))
+        .route("/console/presence", post(set_presence))
+        .route("/console/journal", get(pages::journal))
+        .route("/console/journal/rows", get(pages::journal_rows))
+        .route("/console/journal/done", post(pages::mark_done))
+        .route("/console/journal/done-all", post(pages::mark_all_done))
+        .route("/console/pop", get(pages::pop))
+        .route("/console/calls/{id}/file", post(tickets::file_call))
+        .route("/console/users/{id}", get(pages::user_profile))
+        .route("/console/tickets", post(tickets::create))
+        .route("/console/tickets/new", get(tickets::new_form))
+        .route("/console/tickets/{id}", get(tickets::show).post(tickets::update))
+        .route("/console/tickets/{id}/comments", post(tickets::comment))
+        .route("/console/admin/cti", get(admin::cti_form).post(admin::save_cti))
+        .route("/console/admin/cti/token", post(admin::rotate_token))
+        .route("/console/assets/console.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
+        .route("/console/assets/console.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Changes with the assets' content, so they can be cached for good under a versioned URL.
+fn asset_version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| hex::encode(&Sha256::digest(format!("{CSS}{JS}").as_bytes())[..6]))
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let headers =
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")];
+    (headers, body).into_response()
+}
+
+/// The console runs no inline script and loads nothing from elsewhere, so a strict policy costs
+/// nothing and turns an escaping mistake into a blocked script instead of an exploit.
+/// Recordings may live on the PBX's or provider's host.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+               media-src 'self' https: http:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+               base-uri 'none'; object-src 'none'";
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        // Pages show customer data; keep them out of shared caches and the back-forward cache.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// What every signed-in page's frame shows.
+pub(crate) struct Layout {
+    pub title: String,
+    pub nav: &'static str,
+    pub user_name: String,
+    pub user_id: Id,
+    pub is_admin: bool,
+    pub csrf: String,
+    pub presence: &'static str,
+    pub asset_v: &'static str,
+    /// Where the live channel starts when this tab has not seen an event yet.
+    pub last_event_id: Id,
+}
+
+impl Layout {
+    pub async fn new(
+        state: &AppState,
+        agent: &Agent,
+        title: impl Into<String>,
+        nav: &'static str,
+    ) -> Result<Self, Refusal> {
+        let presence = state
+            .store
+            .list_presence()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .find(|(id, _)| *id == agent.user.id)
+            .map_or(Presence::Available, |(_, p)| p);
+        Ok(Layout {
+            title: title.into(),
+            nav,
+            user_name: crate::cti::view::display_name(&agent.user).to_owned(),
+            user_id: agent.user.id,
+            is_admin: agent.is_admin(),
+            csrf: agent.csrf.clone(),
+            presence: presence.as_str(),
+            asset_v: asset_version(),
+            last_event_id: state.store.last_hub_event_id().await.map_err(internal)?,
+        })
+    }
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> Refusal {
+    Refusal::Internal(e.to_string())
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::NotFound(m) => Refusal::BadForm(m),
+            ApiError::Invalid { message, .. } | ApiError::Conflict { message, .. } => Refusal::BadForm(message),
+            ApiError::Forbidden(_) => Refusal::Forbidden("You may not do that."),
+            other => Refusal::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ctihub_store::StoreError> for Refusal {
+    fn from(e: ctihub_store::StoreError) -> Self {
+        match e {
+            ctihub_store::StoreError::NotFound { what } => Refusal::NotFound(what.to_string()),
+            other => ApiError::from(other).into(),
+        }
+    }
+}
+
+/// Times as `<time datetime>`: UTC in the markup, shown in the agent's zone by the script.
+pub(crate) fn iso(millis: Millis) -> String {
+    format_millis(millis)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    message: &'a str,
+    asset_v: &'static str,
+}
+
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage { status: status.as_u16(), message, asset_v: asset_version() };
+    (status, page).into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    csrf: String,
+    next: String,
+    email: String,
+    error: Option<&'static str>,
+    asset_v: &'static str,
+}
+
+#[derive(Debug, Deserialize)]
+struct NextParam {
+    next: Option<String>,
+}
+
+/// Only console paths: an open redirect would turn the sign-in page into a phishing helper.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/console") && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/console/journal".to_owned(),
+    }
+}
+
+fn login_page(
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: String,
+    email: String,
+    error: Option<&'static str>,
+) -> Response {
+    let csrf = secrets::generate_token();
+    let cookie = session::set_cookie(headers, LOGIN_COOKIE, &csrf, "/console/login", "Strict", Some(3600));
+    let page = LoginPage { csrf, next, email, error, asset_v: asset_version() };
+    (status, [(header::SET_COOKIE, cookie)], page).into_response()
+}
+
+async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextParam>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if let Some(token) = session::cookie(&headers, SESSION_COOKIE)
+        && let Ok(Some(_)) = state.store.console_session(&secrets::hash_token(token), now_millis()).await
+    {
+        return Redirect::to(&next).into_response();
+    }
+    login_page(&headers, StatusCode::OK, next, String::new(), None)
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let cookie_ok = session::cookie(&headers, LOGIN_COOKIE).is_some_and(|c| session::same_secret(c, &form.csrf));
+    if !cookie_ok {
+        return login_page(
+            &headers,
+            StatusCode::FORBIDDEN,
+            next,
+            form.email,
+            Some("The form expired. Please try again."),
+        );
+    }
+    let credentials = Credentials::Password { email: form.email.trim().to_owned(), password: form.password };
+    let user = match authenticate(&state, credentials).await {
+        Ok(user) => user,
+        Err(e) => return Refusal::from(e).into_response(),
+    };
+    let Some(user) = user else {
+        return login_page(&headers, StatusCode::UNAUTHORIZED, next, form.email, Some("Wrong e-mail or password."));
+    };
+    if !user.role.is_staff() {
+        return login_page(
+            &headers,
+            StatusCode::FORBIDDEN,
+            next,
+            form.email,
+            Some("The console is for agents and admins."),
+        );
+    }
+    let token = secrets::generate_token();
+    let now = now_millis();
+    let store = &state.store;
+    if let Err(e) = store.purge_expired_console_sessions(now).await {
+        tracing::warn!(error = %e, "could not purge expired console sessions");
+    }
+    if let Err(e) = store.create_console_session(user.id, &secrets::hash_token(&token), now, now + SESSION_TTL_MS).await
+    {
+        return internal(e).into_response();
+    }
+    tracing::info!(user_id = user.id, "console sign-in");
+    let mut response = Redirect::to(&next).into_response();
+    let set = response.headers_mut();
+    set.append(header::SET_COOKIE, session::set_cookie(&headers, SESSION_COOKIE, &token, "/", "Lax", None));
+    set.append(
+        header::SET_COOKIE,
+        session::set_cookie(&headers, LOGIN_COOKIE, "", "/console/login", "Strict", Some(0)),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct Empty {}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ConsoleForm(agent, _): ConsoleForm<Empty>,
+) -> Response {
+    if let Err(e) = state.store.delete_console_session(&agent.token_hash).await {
+        return internal(e).into_response();
+    }
+    let mut response = Redirect::to("/console/login").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, session::set_cookie(&headers, SESSION_COOKIE, "", "/", "Lax", Some(0)));
+    response
+}
+
+/// Whether the session still holds: the script asks after the live channel failed, to tell an
+/// expired session (sign in again) from a server that is away (keep retrying).
+async fn ping(_agent: Agent) -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsParams {
+    after: Option<Id>,
+}
+
+/// The live channel. Ends when the session does (signed out elsewhere, expired), so a revoked
+/// session stops receiving pops; the browser's reconnect then gets a 401.
+async fn events(
+    State(state): State<AppState>,
+    agent: Agent,
+    headers: HeaderMap,
+    Query(params): Query<EventsParams>,
+) -> Result<Response, Refusal> {
+    use futures_util::StreamExt;
+    let last = crate::native::events::last_seen(&headers, params.after);
+    let not_before = now_millis() - REPLAY_WINDOW_MS;
+    let events = crate::native::events::hub_events(&state, agent.user.id, last, Some(not_before)).await?;
+    let store = state.store.clone();
+    let ended = async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            if let Ok(None) = store.console_session(&agent.token_hash, now_millis()).await {
+                return;
+            }
+        }
+    };
+    Ok(crate::native::events::sse(events.take_until(Box::pin(ended))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PresenceForm {
+    status: String,
+}
+
+async fn set_presence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ConsoleForm(agent, form): ConsoleForm<PresenceForm>,
+) -> Result<Response, Refusal> {
+    let presence = Presence::parse(&form.status)
+        .ok_or_else(|| Refusal::BadForm(format!("`{}` is not available, away or do_not_disturb", form.status)))?;
+    state.store.set_presence(agent.user.id, presence).await?;
+    state
+        .hub
+        .publish(kinds::PRESENCE_CHANGED, None, json!({"user_id": agent.user.id, "status": presence.as_str()}))
+        .await?;
+    Ok(done_or_back(&headers, "/console/journal"))
+}
+
+/// After a POST: a script gets 204; a plain form goes back where it came from.
+pub(crate) fn done_or_back(headers: &HeaderMap, fallback: &str) -> Response {
+    if headers.contains_key(FETCH_HEADER) {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("/console").map(|i| r[i..].to_owned()))
+        .unwrap_or_else(|| fallback.to_owned());
+    Redirect::to(&safe_next(Some(&back))).into_response()
+}
+
+/// Staff for assignee pickers and the journal's agent filter.
+pub(crate) async fn staff(state: &AppState) -> Result<Vec<(Id, String)>, Refusal> {
+    let mut all = Vec::new();
+    for role in [Role::Agent, Role::Admin] {
+        let filter = ctihub_store::UserFilter { role: Some(role), organization_id: None };
+        let (users, _) = state.store.list_users(&filter, 0, 500).await?;
+        all.extend(
+            users.into_iter().filter(|u| u.active).map(|u| (u.id, crate::cti::view::display_name(&u).to_owned())),
+        );
+    }
+    all.sort_by_key(|(_, name)| name.to_lowercase());
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sign_in_only_returns_to_console_pages() {
+        use super::safe_next;
+        assert_eq!(safe_next(Some("/console/tickets/5")), "/console/tickets/5");
+        assert_eq!(safe_next(Some("//evil.example/console")), "/console/journal");
+        assert_eq!(safe_next(Some("https://evil.example/console")), "/console/journal");
+        assert_eq!(safe_next(Some("/console\\@evil")), "/console/journal");
+        assert_eq!(safe_next(None), "/console/journal");
+    }
+}

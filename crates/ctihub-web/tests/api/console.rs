@@ -1,0 +1,197 @@
+//! The agent console over plain HTTP: sign-in, session cookie, CSRF, expiry, roles, escaping.
+//! What a browser does with the pages is tested in Chromium by the `ctihub-e2e` crate.
+
+use ctihub_domain::phone::PhoneKind;
+use ctihub_domain::user::{NewUser, Role};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::{TestApp, on_each_app, on_each_app_in};
+
+/// reqwest's `form` feature is off in this workspace; encode as a browser does.
+trait FormBody {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded").body(serde_html_form::to_string(form).unwrap())
+    }
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn cookie_value(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let (pair, attributes) = c.split_once(';').unwrap_or((c, ""));
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| (v.to_owned(), attributes.to_owned()))
+    })
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden {name} in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Sign in through the form; returns the session cookie and the page's CSRF token.
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> Result<(String, String), StatusCode> {
+    let client = no_redirects();
+    let form = client.get(app.url("/console/login")).send().await.unwrap();
+    let (login_cookie, _) = cookie_value(&form, "ctihub_login").expect("a login cookie");
+    let csrf = hidden(&form.text().await.unwrap(), "csrf");
+    let response = client
+        .post(app.url("/console/login"))
+        .header(COOKIE, format!("ctihub_login={login_cookie}"))
+        .form_body(&[("csrf", csrf.as_str()), ("email", email), ("password", password), ("next", "/console/journal")])
+        .send()
+        .await
+        .unwrap();
+    if response.status() != StatusCode::SEE_OTHER {
+        return Err(response.status());
+    }
+    assert_eq!(response.headers()[LOCATION], "/console/journal");
+    let (session, attributes) = cookie_value(&response, "ctihub_session").expect("a session cookie");
+    assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Lax") && attributes.contains("Path=/"));
+    let cookie = format!("ctihub_session={session}");
+    let page = client.get(app.url("/console/journal")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    Ok((cookie, csrf))
+}
+
+#[tokio::test]
+async fn agents_sign_in_with_a_session_cookie_and_everyone_else_is_turned_away() {
+    on_each_app(async |app| {
+        app.user(Role::Agent, "anna@example.com", "anna password").await;
+        app.user(Role::EndUser, "carl@example.com", "carl password").await;
+        let client = no_redirects();
+
+        // Pages send the signed-out to the sign-in form and back; scripts and the stream get 401.
+        let response = client.get(app.url("/console/journal?status=open")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[LOCATION], "/console/login?next=%2Fconsole%2Fjournal%3Fstatus%3Dopen");
+        assert_eq!(client.get(app.url("/console/events")).send().await.unwrap().status(), 401);
+
+        assert_eq!(sign_in(app, "anna@example.com", "wrong").await.unwrap_err(), StatusCode::UNAUTHORIZED);
+        assert_eq!(sign_in(app, "carl@example.com", "carl password").await.unwrap_err(), StatusCode::FORBIDDEN);
+        // The sign-in form itself is protected: no matching login cookie, no sign-in.
+        let forged = client
+            .post(app.url("/console/login"))
+            .form_body(&[("csrf", "guess"), ("email", "anna@example.com"), ("password", "anna password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+        let (cookie, csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let events = client.get(app.url("/console/events")).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(events.status(), 200);
+        assert!(events.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let csp = events.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        drop(events);
+
+        // Sign-out ends the session on the server, not just in the browser.
+        let out = client
+            .post(app.url("/console/logout"))
+            .header(COOKIE, &cookie)
+            .form_body(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        assert!(cookie_value(&out, "ctihub_session").unwrap().1.contains("Max-Age=0"));
+        let after = client.get(app.url("/console/journal")).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_form_needs_the_sessions_csrf_token_and_expired_sessions_sign_in_again() {
+    on_each_app(async |app| {
+        let (anna, _) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        let (cookie, csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let (_, other_csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        assert_ne!(csrf, other_csrf, "one token per session");
+        let client = no_redirects();
+        let set = async |token: Option<&str>| {
+            let mut form = vec![("status", "do_not_disturb")];
+            if let Some(token) = token {
+                form.push(("csrf", token));
+            }
+            client.post(app.url("/console/presence")).header(COOKIE, &cookie).form_body(&form).send().await.unwrap()
+        };
+        assert_eq!(set(None).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(set(Some(&other_csrf)).await.status(), StatusCode::FORBIDDEN);
+        assert!(app.store.list_presence().await.unwrap().is_empty());
+        assert_eq!(set(Some(&csrf)).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.store.list_presence().await.unwrap(), vec![(anna.id, ctihub_store::Presence::DoNotDisturb)]);
+        // Scripts send the token as a header.
+        let scripted = client
+            .post(app.url("/console/presence"))
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("x-ctihub-fetch", "1")
+            .form_body(&[("status", "away")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(scripted.status(), StatusCode::NO_CONTENT);
+
+        // A session past its expiry is gone, whatever the cookie says.
+        let token = "expired-session-token";
+        let hash = ctihub_web::auth::secrets::hash_token(token);
+        let now = ctihub_domain::time::now_millis();
+        app.store.create_console_session(anna.id, &hash, now - 20_000, now - 1).await.unwrap();
+        let response = client
+            .get(app.url("/console/journal"))
+            .header(COOKIE, format!("ctihub_session={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(response.headers()[LOCATION].to_str().unwrap().starts_with("/console/login"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_escape_what_users_typed_and_admin_pages_are_for_admins() {
+    on_each_app_in("DE", async |app| {
+        app.user(Role::Agent, "anna@example.com", "anna password").await;
+        app.user(Role::Admin, "root@example.com", "root password").await;
+        let mut evil = NewUser::new(Role::EndUser, "<script>alert(1)</script>");
+        evil.phones = vec![(PhoneKind::Phone, "030 55571600".into())];
+        app.store.create_user(evil).await.unwrap();
+        let url = app.enable_cti(|_| {}).await;
+        let body = "event=newCall&direction=in&from=493055571600&to=4930600000000&callId=x1&user[]=Support";
+        assert_eq!(app.push(&url, body).await.0, 200);
+        let call = app.store.find_call_by_ref("zammad", "x1").await.unwrap().unwrap();
+
+        let (cookie, _) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let client = no_redirects();
+        for path in ["/console/journal".to_owned(), format!("/console/pop?call_id={}", call.id)] {
+            let html = client.get(app.url(&path)).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+            assert!(
+                html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || html.contains("&lt;script&gt;"),
+                "{path}"
+            );
+            assert!(!html.contains("<script>alert(1)"), "{path}: {html}");
+        }
+        let admin_page = client.get(app.url("/console/admin/cti")).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(admin_page.status(), StatusCode::FORBIDDEN);
+
+        let (root, _) = sign_in(app, "root@example.com", "root password").await.unwrap();
+        let html = client.get(app.url("/console/admin/cti")).header(COOKIE, &root).send().await.unwrap();
+        assert_eq!(html.status(), 200);
+        let html = html.text().await.unwrap();
+        assert!(html.contains("/api/v1/cti/zammad-token-0123456789"), "{html}");
+        assert!(html.contains(">DE<"), "the default region is shown");
+    })
+    .await;
+}
