@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ctihub_domain::Id;
 use ctihub_store::{HubEvent, Store, StoreResult};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// Kinds of hub events the console understands.
 pub mod kinds {
@@ -34,13 +34,16 @@ pub struct Hub {
     store: Store,
     sender: broadcast::Sender<Arc<HubEvent>>,
     wake: Arc<Notify>,
+    /// Set when the server shuts down: open event streams end, so graceful shutdown does not
+    /// wait forever for consoles that never hang up.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl Hub {
     /// Start the hub's delivery task on the current runtime.
     pub fn start(store: Store) -> Hub {
         let (sender, _) = broadcast::channel(1024);
-        let hub = Hub { store, sender, wake: Arc::new(Notify::new()) };
+        let hub = Hub { store, sender, wake: Arc::new(Notify::new()), closing: Arc::new(watch::Sender::new(false)) };
         let task = hub.clone();
         tokio::spawn(async move { task.deliver().await });
         hub
@@ -61,6 +64,19 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubEvent>> {
         self.sender.subscribe()
+    }
+
+    /// End every open event stream (the server is shutting down).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Hub::close`] was called.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + use<> {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
     }
 
     async fn deliver(self) {

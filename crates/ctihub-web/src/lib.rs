@@ -110,6 +110,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     state.store.phones().warm_up();
     let retention = tokio::spawn(retention::run(state.clone()));
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        hub.close();
+    };
     let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     retention.abort();
     result

@@ -53,7 +53,7 @@ pub(crate) async fn hub_events(
 ) -> Result<impl Stream<Item = Result<Event, Infallible>> + Send + use<>, ApiError> {
     // Subscribe before reading the replay, so nothing published in between is lost; the id
     // filter below drops what the replay already sent.
-    let live = BroadcastStream::new(state.hub.subscribe());
+    let live = BroadcastStream::new(state.hub.subscribe()).take_until(state.hub.closed());
     let mut replay = Vec::new();
     if let Some(mut after) = last_seen {
         // Page through everything missed, so nothing falls between the replay and live events.

@@ -133,3 +133,24 @@ async fn oversized_and_malformed_bodies_are_refused_in_json() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_event_streams_instead_of_waiting_for_them() {
+    on_each_app(async |app| {
+        let (_, token) = app.user(ctihub_domain::user::Role::Agent, "agent@example.com", "agent password").await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(ctihub_web::serve(listener, ctihub_web::AppState::new(app.store.clone()), async {
+            let _ = stopped.await;
+        }));
+        let mut stream = app.client.get(format!("{base}/api/hub/events")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(stream.status(), 200);
+        stop.send(()).unwrap();
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
+        assert!(finished.is_ok(), "the server still waits for the open stream");
+        // The stream ended rather than being cut mid-event.
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+}
