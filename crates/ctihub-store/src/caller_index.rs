@@ -7,6 +7,29 @@ use ctihub_domain::user::User;
 use crate::users::UserRow;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
+/// Index one number for a user inside the caller's transaction:
+/// `index_caller_key!(tx, key, user_id, level, source_id, now)`; `source_id` is the ticket a
+/// maybe-number was found in (`None::<i64>` for the user's own fields).
+macro_rules! index_caller_key {
+    ($tx:expr, $key:expr, $user_id:expr, $level:expr, $source_id:expr, $now:expr) => {{
+        let key: &ctihub_domain::phone::PhoneKey = $key;
+        let level: ctihub_domain::phone::CallerLevel = $level;
+        sqlx::query(
+            "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key.as_str())
+        .bind($user_id)
+        .bind(level.as_str())
+        .bind(key.extension())
+        .bind($source_id)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use index_caller_key;
+
 /// A user a number belongs to, and how sure the index is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallerMatch {

@@ -7,10 +7,11 @@
 
 use ctihub_domain::call::Direction;
 use ctihub_domain::custom_field::{FieldTarget, FieldType};
-use ctihub_domain::phone::PhoneKey;
+use ctihub_domain::phone::{CallerLevel, PhoneKey};
 use ctihub_domain::time::now_millis;
 use ctihub_domain::user::UserPhone;
 
+use crate::caller_index::index_caller_key;
 use crate::json::{from_text, to_text};
 use crate::{Store, StoreResult, on_pool};
 
@@ -107,16 +108,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     for key in &keys {
-                        sqlx::query(
-                            "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
-                             VALUES ($1, $2, 'known', $3, NULL, $4)",
-                        )
-                        .bind(key.as_str())
-                        .bind(id)
-                        .bind(key.extension())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        index_caller_key!(tx, key, id, CallerLevel::Known, None::<i64>, now);
                     }
                 }
                 tx.commit().await?;
@@ -146,17 +138,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     for key in self.phones.extract_numbers(body.as_deref().unwrap_or("")) {
-                        sqlx::query(
-                            "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
-                             VALUES ($1, $2, 'maybe', $3, $4, $5)",
-                        )
-                        .bind(key.as_str())
-                        .bind(user_id)
-                        .bind(key.extension())
-                        .bind(ticket_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        index_caller_key!(tx, &key, user_id, CallerLevel::Maybe, Some(*ticket_id), now);
                     }
                 }
                 tx.commit().await?;

@@ -1,6 +1,7 @@
 //! Tickets and comments.
 
 use ctihub_domain::custom_field::FieldTarget;
+use ctihub_domain::phone::CallerLevel;
 use ctihub_domain::ticket::{
     Comment, NewComment, NewTicket, Priority, Ticket, TicketPatch, TicketStatus, TicketType, Via, VoicePart,
 };
@@ -8,6 +9,7 @@ use ctihub_domain::time::now_millis;
 use ctihub_domain::user::Role;
 use ctihub_domain::{Id, normalize_tags};
 
+use crate::caller_index::index_caller_key;
 use crate::ids::next_id;
 use crate::json::{from_text, to_text};
 use crate::users::custom_values;
@@ -231,17 +233,7 @@ impl Store {
             comment.ticket_id = id;
             insert_comment!(tx, PG, comment, now);
             for key in &maybe_keys {
-                sqlx::query(
-                    "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
-                     VALUES ($1, $2, 'maybe', $3, $4, $5)",
-                )
-                .bind(key.as_str())
-                .bind(requester.id)
-                .bind(key.extension())
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                index_caller_key!(tx, key, requester.id, CallerLevel::Maybe, Some(id), now);
             }
             tx.commit().await?;
             id

@@ -9,6 +9,7 @@ use ctihub_domain::time::now_millis;
 use ctihub_domain::user::{NewUser, Role, User, UserPatch, UserPhone, validate_name};
 use ctihub_domain::{Id, normalize_tags};
 
+use crate::caller_index::index_caller_key;
 use crate::error::map_unique;
 use crate::ids::{next_id, reserve_ids};
 use crate::json::{from_text, to_text};
@@ -94,19 +95,7 @@ struct PreparedUser {
 macro_rules! write_user_indexes {
     ($tx:expr, $id:expr, $prepared:expr, $now:expr) => {{
         for key in &$prepared.index_keys {
-            {
-                sqlx::query(
-                    "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
-                     VALUES ($1, $2, $3, $4, NULL, $5)",
-                )
-                .bind(key.as_str())
-                .bind($id)
-                .bind(CallerLevel::Known.as_str())
-                .bind(key.extension())
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-            }
+            index_caller_key!($tx, key, $id, CallerLevel::Known, None::<i64>, $now);
         }
         for tag in &$prepared.tags {
             sqlx::query("INSERT INTO tag_index (owner_id, tag) VALUES ($1, $2)")
