@@ -195,3 +195,35 @@ async fn pages_escape_what_users_typed_and_admin_pages_are_for_admins() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_tpe_voice_comment_shows_its_call_fields_recording_and_transcript_on_the_ticket_page() {
+    on_each_app(async |app| {
+        let (_, token) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        let call = serde_json::json!({
+            "call": {"app_id": 735264019863524_i64, "call_started_at": "2022-01-27T15:31:40+01", "direction": "inbound",
+                     "from_line": "+15135557611", "to_line": "+18005550100", "queue_name": "priority_one",
+                     "recording_url": "https://rec.example/1.mp3", "transcript": "Hello?\nMy printer is on fire."},
+            "comment": {"title": "Printer call", "call_fields": ["queue_name", "recording_url", "transcript"]},
+        });
+        let response =
+            app.client.post(app.url("/api/v2/calls.json")).bearer_auth(&token).json(&call).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let created: serde_json::Value = response.json().await.unwrap();
+        let ticket_id = created["call"]["ticket_id"].as_i64().expect("a ticket for the comment");
+
+        let (cookie, _) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let page = no_redirects()
+            .get(app.url(&format!("/console/tickets/{ticket_id}")))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(r#"<audio controls preload="none" src="https://rec.example/1.mp3">"#), "{html}");
+        assert!(html.contains("Hello?\nMy printer is on fire."), "the transcript as text: {html}");
+        assert!(html.contains("<dt>queue_name</dt><dd>priority_one</dd>"), "the chosen call fields: {html}");
+    })
+    .await;
+}
