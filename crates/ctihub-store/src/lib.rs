@@ -6,6 +6,8 @@
 //! the `PG` constant it defines. Each backend has its own migrations directory with the same
 //! tables and index names.
 
+mod agent_calls;
+mod agent_sessions;
 mod caller_index;
 mod calls;
 mod custom_fields;

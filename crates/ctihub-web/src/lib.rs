@@ -8,6 +8,7 @@ mod console;
 pub mod cti;
 pub mod error;
 mod extract;
+pub mod freshdesk;
 mod health;
 pub mod hub;
 pub mod metrics;
@@ -65,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sipgate::router())
         .merge(placetel::router())
         .merge(zendesk::router())
+        .merge(freshdesk::router())
         .nest("/api/hub", native::router())
         .fallback(extract::no_route)
         .with_state(state)

@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod agent_calls;
+mod agent_sessions;
 mod caller_index;
 mod calls;
 mod journal;

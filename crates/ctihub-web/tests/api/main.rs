@@ -5,6 +5,8 @@ mod helpers;
 mod auth;
 mod basics;
 mod console;
+mod freshdesk_cti;
+mod freshdesk_rest;
 mod native_journal;
 mod native_users;
 mod placetel;

@@ -1,0 +1,21 @@
+//! Whether an agent has the console open somewhere: the Freshdesk CTI dialect treats such an
+//! agent as online. Read-only beside `sessions.rs`, which owns the table.
+
+use ctihub_domain::Id;
+use ctihub_domain::time::Millis;
+
+use crate::{Store, StoreResult, on_pool};
+
+impl Store {
+    /// True when `user_id` holds at least one console session that is live at `now`.
+    pub async fn has_live_console_session(&self, user_id: Id, now: Millis) -> StoreResult<bool> {
+        let count: i64 = on_pool!(self, |pool, PG| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM console_sessions WHERE user_id = $1 AND expires_at > $2")
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count > 0)
+    }
+}
