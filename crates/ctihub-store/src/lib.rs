@@ -8,6 +8,7 @@
 
 mod agent_calls;
 mod agent_sessions;
+mod board;
 mod caller_index;
 mod calls;
 mod custom_fields;

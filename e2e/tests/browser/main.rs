@@ -2,6 +2,7 @@
 //! screen pops, the live journal, do-not-disturb, and a node restart. Pop latencies (event POST
 //! to element visible) and screenshot paths are written to the test output.
 
+mod board;
 mod harness;
 
 use std::time::{Duration, Instant};

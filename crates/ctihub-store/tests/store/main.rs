@@ -4,6 +4,7 @@ mod helpers;
 
 mod agent_calls;
 mod agent_sessions;
+mod board;
 mod caller_index;
 mod calls;
 mod journal;

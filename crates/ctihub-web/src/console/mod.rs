@@ -6,9 +6,11 @@
 //! journal refresh, presence) on top.
 
 mod admin;
+mod board;
 mod pages;
 mod session;
 mod tickets;
+mod users;
 
 use std::sync::OnceLock;
 
@@ -47,6 +49,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/ping", get(ping))
         .route("/console/events", get(events))
         .route("/console/presence", post(set_presence))
+        .route("/console/board", get(board::page))
+        .route("/console/board/live", get(board::live))
         .route("/console/journal", get(pages::journal))
         .route("/console/journal/rows", get(pages::journal_rows))
         .route("/console/journal/done", post(pages::mark_done))
@@ -60,6 +64,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/tickets/{id}/comments", post(tickets::comment))
         .route("/console/admin/cti", get(admin::cti_form).post(admin::save_cti))
         .route("/console/admin/cti/token", post(admin::rotate_token))
+        .route("/console/admin/users", get(users::list).post(users::create))
+        .route("/console/admin/users/{id}", get(users::edit_form).post(users::update))
+        .route("/console/admin/users/{id}/active", post(users::set_active))
+        .route("/console/admin/tokens", get(users::tokens).post(users::create_token))
+        .route("/console/admin/tokens/{id}/revoke", post(users::revoke_token))
         .route("/console/assets/console.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/console/assets/console.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .layer(axum::middleware::map_response(security_headers))

@@ -119,7 +119,7 @@ fn seconds(s: Option<i64>) -> String {
     s.map(|s| format!("{}:{:02}", s / 60, s % 60)).unwrap_or_default()
 }
 
-fn row(entry: &JournalEntry, state: &AppState, agents: &HashMap<Id, String>) -> Row {
+pub(crate) fn row(entry: &JournalEntry, state: &AppState, agents: &HashMap<Id, String>) -> Row {
     let data = &entry.call.data;
     let phones = state.store.phones();
     let outcome = match (data.state, &data.completion_status, &data.hangup_cause) {

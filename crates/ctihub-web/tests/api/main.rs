@@ -5,6 +5,8 @@ mod helpers;
 mod auth;
 mod basics;
 mod console;
+mod console_admin;
+mod console_helpers;
 mod freshdesk_cti;
 mod freshdesk_rest;
 mod native_journal;

@@ -72,9 +72,9 @@
   const handlers = {
     incoming_call: showToast,
     screen_pop: openPop,
-    journal_changed: refreshJournal,
-    presence_changed: showPresence,
-    lagged: refreshJournal,
+    journal_changed: function () { refreshJournal(); refreshBoard(); },
+    presence_changed: function (change) { showPresence(change); refreshBoard(); },
+    lagged: function () { refreshJournal(); refreshBoard(); },
   };
 
   // --- incoming-call toasts -----------------------------------------------------------------
@@ -160,6 +160,21 @@
       get(list.dataset.src).then(function (r) { return r.text(); }).then(function (html) {
         list.innerHTML = html;
         localTimes(list);
+      }).catch(function () {});
+    }, 100);
+  }
+
+  // --- live board ---------------------------------------------------------------------------
+
+  let boardTimer = null;
+  function refreshBoard() {
+    const board = document.getElementById('board-live');
+    if (!board) return;
+    clearTimeout(boardTimer);
+    boardTimer = setTimeout(function () {
+      get(board.dataset.src).then(function (r) { return r.text(); }).then(function (html) {
+        board.innerHTML = html; // server-rendered and escaped
+        localTimes(board);
       }).catch(function () {});
     }, 100);
   }
