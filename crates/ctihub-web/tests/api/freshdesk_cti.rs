@@ -609,3 +609,31 @@ async fn a_new_call_while_the_previous_one_is_still_open_tickets_the_previous_on
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_freshdesk_call_can_be_read_and_patched_through_the_tpe_calls_api() {
+    on_each_app(async |app| {
+        let (agent, key) = app.user(Role::Agent, "agent@example.com", "agent password").await;
+        pop(app, &key, json!({"call_reference_id": "fd-1", "requester_phone": CALLER, "responder_id": agent.id})).await;
+        let call = app.store.find_call_by_ref("freshdesk", "fd-1").await.unwrap().expect("the pop stored a call");
+
+        let url = app.url(&format!("/api/v2/calls/{}", call.id));
+        let read: Value = app.client.get(&url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        assert_eq!(read["call"]["id"], call.id);
+        assert_eq!(read["call"]["external_id"], "fd-1", "the source's call id, as for Zammad calls");
+
+        let patched = app
+            .client
+            .patch(&url)
+            .bearer_auth(&key)
+            .json(&json!({"call": {"call_disposition": "problem solved", "talk_time": 42}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patched.status(), 200);
+        let stored = app.store.get_call(call.id).await.unwrap();
+        assert_eq!(stored.data.talk_time, Some(42));
+        assert_eq!(stored.data.details["call_disposition"], "problem solved");
+    })
+    .await;
+}
