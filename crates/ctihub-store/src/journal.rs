@@ -10,7 +10,7 @@ use ctihub_domain::time::{Millis, now_millis};
 use ctihub_domain::user::User;
 
 use crate::caller_index::CallerMatch;
-use crate::sql::{Param, bind_params};
+use crate::sql::{Param, bind_params, placeholders};
 use crate::users::UserRow;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
@@ -117,10 +117,13 @@ impl Store {
         Ok(ids)
     }
 
-    /// Delete calls (with their events) that started before `cutoff`.
+    /// Delete calls (with their events) stored before `cutoff`. Retention counts from when
+    /// ctihub recorded a call, as Zammad's cleanup does, not from when it started: an
+    /// integration that reports old calls (a TPE import, a late voicemail) must not see them
+    /// vanish at once.
     pub async fn purge_calls_before(&self, cutoff: Millis) -> StoreResult<u64> {
         Ok(on_pool!(self, |pool, PG| {
-            sqlx::query("DELETE FROM calls WHERE started_at < $1").bind(cutoff).execute(pool).await?.rows_affected()
+            sqlx::query("DELETE FROM calls WHERE created_at < $1").bind(cutoff).execute(pool).await?.rows_affected()
         }))
     }
 
@@ -133,38 +136,30 @@ impl Store {
         if unique.is_empty() {
             return Ok(HashMap::new());
         }
-        let marks: Vec<String> = (1..=unique.len()).map(|i| format!("${i}")).collect();
+        // Two narrow queries instead of grouping over every user column: the index rows for the
+        // keys (one per key and user, at its best level), then each user once.
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT ci.phone_key, MIN(ci.level) AS level, u.id, u.role, u.name, u.email, u.organization_id, \
-             u.external_id, u.phones, u.tags, u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, \
-             u.created_at, u.updated_at FROM caller_index ci JOIN users u ON u.id = ci.user_id \
-             WHERE ci.phone_key IN ({}) AND u.active \
-             GROUP BY ci.phone_key, u.id, u.role, u.name, u.email, u.organization_id, u.external_id, u.phones, \
-             u.tags, u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, u.created_at, u.updated_at \
-             ORDER BY ci.phone_key, MIN(ci.level), u.id DESC",
-            marks.join(", ")
+            "SELECT ci.phone_key, ci.user_id, MIN(ci.level) AS level FROM caller_index ci \
+             WHERE ci.phone_key IN ({}) GROUP BY ci.phone_key, ci.user_id \
+             ORDER BY ci.phone_key, MIN(ci.level), ci.user_id DESC",
+            placeholders(1, unique.len())
         ));
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            phone_key: String,
-            level: String,
-            #[sqlx(flatten)]
-            user: UserRow,
-        }
-        let rows: Vec<Row> = on_pool!(self, |pool, PG| {
-            let mut query = sqlx::query_as(sql);
-            for key in &unique {
-                query = query.bind((*key).clone());
-            }
-            query.fetch_all(pool).await?
-        });
+        let params: Vec<Param> = unique.iter().map(|k| Param::Text((*k).clone())).collect();
+        let rows: Vec<(String, i64, String)> =
+            on_pool!(self, |pool, PG| bind_params!(sqlx::query_as(sql), &params).fetch_all(pool).await?);
+        let mut user_ids: Vec<Id> = rows.iter().map(|(_, id, _)| *id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        let users: HashMap<Id, User> =
+            self.get_users(&user_ids).await?.into_iter().filter(|u| u.active).map(|u| (u.id, u)).collect();
         let mut out: HashMap<String, Vec<CallerMatch>> = HashMap::new();
-        for row in rows {
-            let level = CallerLevel::parse(&row.level)
-                .ok_or_else(|| StoreError::Corrupt(format!("caller_index.level `{}`", row.level)))?;
-            let matches = out.entry(row.phone_key).or_default();
+        for (key, user_id, level) in rows {
+            let Some(user) = users.get(&user_id) else { continue };
+            let level = CallerLevel::parse(&level)
+                .ok_or_else(|| StoreError::Corrupt(format!("caller_index.level `{level}`")))?;
+            let matches = out.entry(key).or_default();
             if matches.len() < 20 {
-                matches.push(CallerMatch { level, user: User::try_from(row.user)? });
+                matches.push(CallerMatch { level, user: user.clone() });
             }
         }
         Ok(out)

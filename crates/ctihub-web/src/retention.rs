@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ctihub_domain::time::now_millis;
+use ctihub_domain::time::{Millis, now_millis};
 
 use crate::AppState;
 use crate::cti::load_config;
@@ -21,8 +21,12 @@ pub(crate) async fn run(state: AppState) {
 }
 
 pub async fn purge_once(state: &AppState) -> Result<(), ctihub_store::StoreError> {
+    purge_once_at(state, now_millis()).await
+}
+
+/// One purge as if the time were `now` (tests move the clock instead of waiting a month).
+pub async fn purge_once_at(state: &AppState, now: Millis) -> Result<(), ctihub_store::StoreError> {
     let config = load_config(&state.store).await?;
-    let now = now_millis();
     let calls = state.store.purge_calls_before(now - config.retention_days * 24 * 3600 * 1000).await?;
     let events = state.store.purge_hub_events_before(now - HUB_EVENTS_KEPT_MS).await?;
     if calls + events > 0 {

@@ -154,8 +154,9 @@ async fn a_tpe_voice_comment_shows_its_call_fields_recording_and_transcript_on_t
         });
         let response =
             app.client.post(app.url("/api/v2/calls.json")).bearer_auth(&token).json(&call).send().await.unwrap();
-        assert_eq!(response.status(), 201);
+        let status = response.status();
         let created: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{created}");
         let ticket_id = created["call"]["ticket_id"].as_i64().expect("a ticket for the comment");
 
         let (cookie, _) = sign_in(app, "anna@example.com", "anna password").await.unwrap();

@@ -196,15 +196,18 @@ async fn entries_past_the_retention_period_are_purged() {
         let (_, token) = app.user(Role::Agent, "agent@example.com", "agent password").await;
         app.enable_cti(|c| c.retention_days = 30).await;
         let day = 24 * 3600 * 1000;
-        let old = CallData::new(Direction::Inbound, "1", "2", now_millis() - 31 * day);
-        let recent = CallData::new(Direction::Inbound, "1", "2", now_millis() - 29 * day);
-        app.store.create_call(&old, &[], None).await.unwrap();
-        let kept = app.store.create_call(&recent, &[], None).await.unwrap();
+        // A call that started long ago but was reported now is kept for the whole period.
+        let reported_late = CallData::new(Direction::Inbound, "1", "2", now_millis() - 400 * day);
+        let call = app.store.create_call(&reported_late, &[], None).await.unwrap();
         let state = ctihub_web::AppState::new(app.store.clone());
-        ctihub_web::retention::purge_once(&state).await.unwrap();
-        let left = journal(app, &token, "").await;
-        let ids: Vec<i64> = left["entries"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
-        assert_eq!(ids, vec![kept.id]);
+        let ids = async || {
+            let left = journal(app, &token, "").await;
+            left["entries"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect::<Vec<i64>>()
+        };
+        ctihub_web::retention::purge_once_at(&state, call.created_at + 29 * day).await.unwrap();
+        assert_eq!(ids().await, vec![call.id]);
+        ctihub_web::retention::purge_once_at(&state, call.created_at + 31 * day).await.unwrap();
+        assert!(ids().await.is_empty());
     })
     .await;
 }
