@@ -18,6 +18,7 @@ mod ids;
 mod journal;
 mod json;
 mod organizations;
+mod owner_index;
 mod phone_index;
 mod sessions;
 mod settings;

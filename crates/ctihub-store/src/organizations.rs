@@ -7,6 +7,7 @@ use ctihub_domain::{DomainError, Id, normalize_tags};
 use crate::error::map_unique;
 use crate::ids::next_id;
 use crate::json::{from_text, to_text};
+use crate::owner_index::write_owner_indexes;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
 const ORG_COLUMNS: &str = "id, name, external_id, domain_names, tags, notes, created_at, updated_at";
@@ -110,13 +111,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| map_unique(e, &[("name_lower", "name", "is already used by another organization")]))?;
-            for tag in &tags {
-                sqlx::query("INSERT INTO tag_index (owner_id, tag) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(tag)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            write_owner_indexes!(tx, id, &tags, &[] as &[(i64, String)]);
             tx.commit().await?;
             id
         });

@@ -12,6 +12,7 @@ use ctihub_domain::{Id, normalize_tags};
 use crate::caller_index::index_caller_key;
 use crate::ids::next_id;
 use crate::json::{from_text, to_text};
+use crate::owner_index::{clear_owner_indexes, write_owner_indexes};
 use crate::users::custom_values;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
@@ -91,27 +92,6 @@ impl TryFrom<CommentRow> for Comment {
             created_at: row.created_at,
         })
     }
-}
-
-/// Write a ticket's tag and custom-value index rows (the old ones already removed).
-macro_rules! write_ticket_indexes {
-    ($tx:expr, $id:expr, $tags:expr, $field_rows:expr) => {{
-        for tag in $tags {
-            sqlx::query("INSERT INTO tag_index (owner_id, tag) VALUES ($1, $2)")
-                .bind($id)
-                .bind(tag)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        for (field_id, value) in $field_rows {
-            sqlx::query("INSERT INTO field_values (owner_id, field_id, value) VALUES ($1, $2, $3)")
-                .bind($id)
-                .bind(field_id)
-                .bind(value)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
 }
 
 macro_rules! insert_comment {
@@ -229,7 +209,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            write_ticket_indexes!(tx, id, &tags, &field_rows);
+            write_owner_indexes!(tx, id, &tags, &field_rows);
             comment.ticket_id = id;
             insert_comment!(tx, PG, comment, now);
             for key in &maybe_keys {
@@ -291,9 +271,8 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM tag_index WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM field_values WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
-            write_ticket_indexes!(tx, id, &tags, &field_rows);
+            clear_owner_indexes!(tx, id);
+            write_owner_indexes!(tx, id, &tags, &field_rows);
             tx.commit().await?;
         });
         self.get_ticket(id).await

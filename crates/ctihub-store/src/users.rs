@@ -13,6 +13,7 @@ use crate::caller_index::index_caller_key;
 use crate::error::map_unique;
 use crate::ids::{next_id, reserve_ids};
 use crate::json::{from_text, to_text};
+use crate::owner_index::{clear_owner_indexes, write_owner_indexes};
 use crate::sql::{Param, bind_params, insert_rows, placeholders};
 use crate::{Store, StoreError, StoreResult, on_pool};
 
@@ -97,21 +98,7 @@ macro_rules! write_user_indexes {
         for key in &$prepared.index_keys {
             index_caller_key!($tx, key, $id, CallerLevel::Known, None::<i64>, $now);
         }
-        for tag in &$prepared.tags {
-            sqlx::query("INSERT INTO tag_index (owner_id, tag) VALUES ($1, $2)")
-                .bind($id)
-                .bind(tag)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        for (field_id, value) in &$prepared.field_rows {
-            sqlx::query("INSERT INTO field_values (owner_id, field_id, value) VALUES ($1, $2, $3)")
-                .bind($id)
-                .bind(field_id)
-                .bind(value)
-                .execute(&mut *$tx)
-                .await?;
-        }
+        write_owner_indexes!($tx, $id, &$prepared.tags, &$prepared.field_rows);
     }};
 }
 
@@ -186,8 +173,7 @@ macro_rules! clear_user_indexes {
             .bind($id)
             .execute(&mut *$tx)
             .await?;
-        sqlx::query("DELETE FROM tag_index WHERE owner_id = $1").bind($id).execute(&mut *$tx).await?;
-        sqlx::query("DELETE FROM field_values WHERE owner_id = $1").bind($id).execute(&mut *$tx).await?;
+        clear_owner_indexes!($tx, $id);
     }};
 }
 
