@@ -28,6 +28,7 @@ pub const KEYS: &[(&str, Option<&str>)] = &[
     ("database_url", None),
     ("default_region", Some("US")),
     ("log_format", Some("text")),
+    ("api_rate_limit", Some("700")),
 ];
 
 /// Environment variables with our prefix that are not configuration keys, so the misspelling
@@ -121,6 +122,8 @@ pub struct Settings {
     pub database: DatabaseLocation,
     pub default_region: Region,
     pub log_format: LogFormat,
+    /// Zendesk API requests per minute per credential on each node.
+    pub api_rate_limit: u32,
 }
 
 impl Settings {
@@ -157,6 +160,7 @@ struct Raw {
     database_url: Option<String>,
     default_region: String,
     log_format: String,
+    api_rate_limit: String,
 }
 
 /// A layer of plain string values with its own name for error messages.
@@ -291,9 +295,16 @@ pub fn load(sources: &Sources) -> anyhow::Result<Loaded> {
     let default_region =
         Region::parse(&raw.default_region).map_err(|e| invalid("default_region", &raw.default_region, e.message))?;
     let log_format = LogFormat::parse(&raw.log_format).map_err(|r| invalid("log_format", &raw.log_format, r))?;
+    let api_rate_limit = raw.api_rate_limit.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        invalid(
+            "api_rate_limit",
+            &raw.api_rate_limit,
+            "must be a whole number of requests per minute, at least 1".into(),
+        )
+    })?;
 
     Ok(Loaded {
-        settings: Settings { listen, data_dir, database_url, database, default_region, log_format },
+        settings: Settings { listen, data_dir, database_url, database, default_region, log_format, api_rate_limit },
         warnings: unknown_variables(&sources.env),
     })
 }

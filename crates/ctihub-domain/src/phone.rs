@@ -108,6 +108,12 @@ impl PhoneKey {
         self.extension.as_deref()
     }
 
+    /// The last digits of the key, stored beside it so that a suffix search (`phone:*5557611`)
+    /// probes an index instead of scanning every key.
+    pub fn tail(&self) -> &str {
+        phone_tail(&self.key)
+    }
+
     /// Rebuild a key read back from storage. The store only holds keys this module made.
     pub fn from_stored(key: String, extension: Option<String>) -> Self {
         PhoneKey { key, extension }
@@ -118,6 +124,16 @@ impl fmt::Display for PhoneKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.key)
     }
+}
+
+/// How many trailing digits [`PhoneKey::tail`] keeps. Seven is the shortest subscriber number
+/// worth searching for; a shorter search digit string falls back to a scan.
+pub const PHONE_TAIL_DIGITS: usize = 7;
+
+/// The last [`PHONE_TAIL_DIGITS`] digits of a digit string (or all of a shorter one).
+pub fn phone_tail(digits: &str) -> &str {
+    let digits = digits.trim_start_matches('+');
+    &digits[digits.len().saturating_sub(PHONE_TAIL_DIGITS)..]
 }
 
 /// Normalizes phone numbers with a configured default region.

@@ -15,10 +15,11 @@ macro_rules! index_caller_key {
         let key: &ctihub_domain::phone::PhoneKey = $key;
         let level: ctihub_domain::phone::CallerLevel = $level;
         sqlx::query(
-            "INSERT INTO caller_index (phone_key, user_id, level, extension, source_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO caller_index (phone_key, phone_tail, user_id, level, extension, source_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(key.as_str())
+        .bind(key.tail())
         .bind($user_id)
         .bind(level.as_str())
         .bind(key.extension())

@@ -39,3 +39,16 @@ macro_rules! reserve_ids {
     }};
 }
 pub(crate) use reserve_ids;
+
+impl crate::Store {
+    /// Take one id for something that is named but not stored as a row of its own (a ticket
+    /// audit in a Zendesk answer), so clients that cache by id never see it reused.
+    pub async fn allocate_id(&self) -> crate::StoreResult<ctihub_domain::Id> {
+        Ok(crate::on_pool!(self, |pool, PG| {
+            let mut tx = crate::begin_write!(pool, PG);
+            let id = next_id!(tx, PG);
+            tx.commit().await?;
+            id
+        }))
+    }
+}

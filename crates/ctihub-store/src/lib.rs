@@ -20,6 +20,7 @@ mod json;
 mod organizations;
 mod owner_index;
 mod phone_index;
+pub mod search;
 mod sessions;
 mod settings;
 mod sql;

@@ -10,10 +10,10 @@ use crate::json::{from_text, to_text};
 use crate::owner_index::write_owner_indexes;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
-const ORG_COLUMNS: &str = "id, name, external_id, domain_names, tags, notes, created_at, updated_at";
+pub(crate) const ORG_COLUMNS: &str = "id, name, external_id, domain_names, tags, notes, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
-struct OrgRow {
+pub(crate) struct OrgRow {
     id: i64,
     name: String,
     external_id: Option<String>,

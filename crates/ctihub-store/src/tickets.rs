@@ -16,11 +16,11 @@ use crate::owner_index::{clear_owner_indexes, write_owner_indexes};
 use crate::users::custom_values;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
-const TICKET_COLUMNS: &str = "id, subject, description, status, priority, ticket_type, requester_id, submitter_id, \
+pub(crate) const TICKET_COLUMNS: &str = "id, subject, description, status, priority, ticket_type, requester_id, submitter_id, \
      assignee_id, group_id, organization_id, tags, custom_fields, via, external_id, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(crate) struct TicketRow {
     id: i64,
     subject: String,
     description: String,

@@ -17,7 +17,7 @@ use crate::owner_index::{clear_owner_indexes, write_owner_indexes};
 use crate::sql::{Param, bind_params, insert_rows, placeholders};
 use crate::{Store, StoreError, StoreResult, on_pool};
 
-const USER_COLUMNS: &str = "id, role, name, email, organization_id, external_id, phones, tags, custom_fields, \
+pub(crate) const USER_COLUMNS: &str = "id, role, name, email, organization_id, external_id, phones, tags, custom_fields, \
      active, password_hash, agent_id, extension, created_at, updated_at";
 
 const UNIQUE_RULES: &[(&str, &str, &str)] = &[
@@ -575,6 +575,7 @@ impl Store {
                         new_keys.push(key.as_str().to_owned());
                         index_rows.push(vec![
                             Param::Text(key.as_str().into()),
+                            Param::Text(key.tail().into()),
                             Param::Int(*id),
                             Param::Text(CallerLevel::Known.as_str().into()),
                             Param::OptText(key.extension().map(str::to_owned)),
@@ -592,7 +593,7 @@ impl Store {
                 insert_rows!(
                     tx,
                     "caller_index",
-                    &["phone_key", "user_id", "level", "extension", "created_at"],
+                    &["phone_key", "phone_tail", "user_id", "level", "extension", "created_at"],
                     index_rows
                 );
                 insert_rows!(tx, "tag_index", &["owner_id", "tag"], tag_rows);

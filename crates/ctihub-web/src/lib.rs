@@ -35,6 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use zendesk::{DEFAULT_API_RATE_LIMIT, RateLimiter};
 
 /// Request bodies larger than this are refused with 413. Call events and API objects are a few
 /// kilobytes; recordings are referenced by URL, never uploaded.
@@ -45,13 +46,21 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub hub: hub::Hub,
+    /// Requests per minute per credential on the Zendesk API (Zendesk's own default: 700).
+    pub rate_limiter: std::sync::Arc<RateLimiter>,
 }
 
 impl AppState {
     /// Must be called inside a Tokio runtime: it starts the hub's delivery task.
     pub fn new(store: Store) -> Self {
         let hub = hub::Hub::start(store.clone());
-        AppState { store, hub }
+        AppState { store, hub, rate_limiter: Default::default() }
+    }
+
+    /// Allow `per_minute` Zendesk API requests per credential and minute on this node.
+    pub fn with_api_rate_limit(mut self, per_minute: u32) -> Self {
+        self.rate_limiter = std::sync::Arc::new(RateLimiter::new(per_minute));
+        self
     }
 }
 
@@ -65,7 +74,7 @@ pub fn app(state: AppState) -> Router {
         .merge(zammad::router())
         .merge(sipgate::router())
         .merge(placetel::router())
-        .merge(zendesk::router())
+        .merge(zendesk::router(state.clone()))
         .merge(freshdesk::router())
         .nest("/api/hub", native::router())
         .fallback(extract::no_route)

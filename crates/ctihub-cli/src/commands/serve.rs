@@ -24,9 +24,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         println!("{}", admin_hint(settings));
     }
 
-    ctihub_web::serve(listener, AppState::new(store.clone()), ctihub_web::shutdown_signal())
-        .await
-        .context("the server failed")?;
+    ctihub_web::serve(
+        listener,
+        AppState::new(store.clone()).with_api_rate_limit(settings.api_rate_limit),
+        ctihub_web::shutdown_signal(),
+    )
+    .await
+    .context("the server failed")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

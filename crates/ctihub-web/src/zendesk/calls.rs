@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{Problems, ZendeskError};
 use super::tpe::{self, CallInput, FieldValue, Mode};
-use super::{ZendeskAgent, base_url, json_body, json_response, path_id};
+use super::{ZendeskAgent, base_url, envelope, json_object, json_response, path_id};
 use crate::AppState;
 use crate::hub::kinds;
 
@@ -156,27 +156,6 @@ pub(crate) async fn comment(
     }
     let answer = tpe::render_voice_comment(&comment, &call, state.store.phones());
     Ok(json_response(StatusCode::CREATED, &answer))
-}
-
-/// The body as a JSON object; anything else cannot be a call or a comment.
-fn json_object(body: Body) -> Result<Map<String, Value>, ZendeskError> {
-    match json_body(body)? {
-        Value::Object(object) => Ok(object),
-        _ => Err(ZendeskError::bad_request("BadRequest", "The request body must be a JSON object")),
-    }
-}
-
-/// `{"call": {...}}`'s inner object. A missing envelope reads as empty, so a create answers
-/// with the mandatory fields it lacks and an update changes nothing.
-fn envelope(body: &Map<String, Value>, key: &str, problems: &mut Problems) -> Map<String, Value> {
-    match body.get(key) {
-        Some(Value::Object(inner)) => inner.clone(),
-        None | Some(Value::Null) => Map::new(),
-        Some(_) => {
-            problems.invalid(key, "must be an object");
-            Map::new()
-        }
-    }
 }
 
 fn event(kind: &str, payload: Value) -> NewCallEvent {

@@ -99,6 +99,11 @@ impl ZendeskError {
         }
     }
 
+    /// Any other answer: a status with Zendesk's `{"error", "description"}` body.
+    pub fn new(status: StatusCode, error: &str, description: impl Into<String>) -> Self {
+        ZendeskError { status, body: json!({"error": error, "description": description.into()}) }
+    }
+
     pub fn bad_request(error: &str, description: impl Into<String>) -> Self {
         ZendeskError {
             status: StatusCode::BAD_REQUEST,

@@ -1,14 +1,26 @@
 //! The Zendesk dialect: the subset of Zendesk's REST API that telephony integrations call, at the
 //! paths real Zendesk uses, so an integration works against ctihub by changing only its host.
 //!
-//! So far: the Talk Partner Edition Calls API (`/api/v2/calls`). Wire conventions shared by every
+//! Served: search, users and `user_fields`, tickets and `ticket_fields`, the voice channel
+//! (`channels/voice/...`) and the Talk Partner Edition Calls API (`calls`). Conventions shared by every
 //! Zendesk route live here: the optional `.json` suffix, `application/json; charset=utf-8` on
 //! every answer, bodies parsed by us so that even a malformed one gets a Zendesk-shaped error,
 //! and the agent-only extractor.
 
 mod calls;
 mod error;
+mod fields;
+mod paging;
+mod rate_limit;
+mod render;
+mod search;
+mod tickets;
 mod tpe;
+mod users;
+mod voice;
+mod voice_comment;
+
+pub use rate_limit::{DEFAULT_PER_MINUTE as DEFAULT_API_RATE_LIMIT, RateLimiter};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,25 +32,50 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use ctihub_domain::Id;
 use ctihub_domain::user::User;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use error::Problems;
 
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 pub(crate) use error::ZendeskError;
 
-pub(crate) fn router() -> Router<AppState> {
-    let create_call = || with_fallback(post(calls::create));
-    let call = || with_fallback(get(calls::show).patch(calls::update).put(calls::update));
-    let comment = || with_fallback(post(calls::comment));
-    Router::new()
-        .route("/api/v2/calls", create_call())
-        .route("/api/v2/calls.json", create_call())
+pub(crate) fn router(state: AppState) -> Router<AppState> {
+    let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
+        ("/api/v2/calls", post(calls::create)),
         // `{id}` also matches `123.json`: axum cannot put a literal after a parameter in one
         // segment, so the handlers strip the suffix.
-        .route("/api/v2/calls/{id}", call())
-        .route("/api/v2/calls/{id}/comments", comment())
-        .route("/api/v2/calls/{id}/comments.json", comment())
+        ("/api/v2/calls/{id}", get(calls::show).patch(calls::update).put(calls::update)),
+        ("/api/v2/calls/{id}/comments", post(calls::comment)),
+        ("/api/v2/search", get(search::search)),
+        ("/api/v2/users", get(users::list).post(users::create)),
+        ("/api/v2/users/me", get(users::me)),
+        ("/api/v2/users/search", get(search::search_users)),
+        ("/api/v2/users/{id}", get(users::show).put(users::update)),
+        ("/api/v2/users/{id}/tickets/requested", get(users::requested)),
+        ("/api/v2/user_fields", get(users::list_fields).post(users::create_field)),
+        ("/api/v2/user_fields/{id}", get(fields::show_user_field)),
+        ("/api/v2/tickets", get(tickets::list).post(tickets::create)),
+        ("/api/v2/tickets/{id}", get(tickets::show).put(tickets::update)),
+        ("/api/v2/tickets/{id}/comments", get(tickets::comments)),
+        ("/api/v2/ticket_fields", get(tickets::list_fields).post(tickets::create_field)),
+        ("/api/v2/ticket_fields/{id}", get(fields::show_ticket_field)),
+        ("/api/v2/channels/voice/tickets", post(voice::create_voice_ticket)),
+        ("/api/v2/channels/voice/agents/{agent_id}/tickets/{ticket_id}/display", post(voice::display_ticket)),
+        ("/api/v2/channels/voice/agents/{agent_id}/users/{user_id}/display", post(voice::display_user)),
+    ];
+    let mut router = Router::new();
+    for (path, methods) in routes {
+        let methods = with_fallback(methods);
+        // Routes ending in a parameter take the suffix in the parameter; the others get a
+        // second route with `.json`.
+        if !path.ends_with('}') {
+            router = router.route(&format!("{path}.json"), methods.clone());
+        }
+        router = router.route(path, methods);
+    }
+    router.route_layer(axum::middleware::from_fn_with_state(state, rate_limit::limit))
 }
 
 /// A method the route does not take answers like an unknown route, in Zendesk's shape.
@@ -87,6 +124,27 @@ pub(crate) fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, Ze
         .map_err(|e| ZendeskError::bad_request("Unparseable JSON", format!("Server could not parse JSON: {e}")))
 }
 
+/// The body as a JSON object; anything else cannot be a record.
+pub(crate) fn json_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ZendeskError> {
+    match json_body(body)? {
+        Value::Object(object) => Ok(object),
+        _ => Err(ZendeskError::bad_request("BadRequest", "The request body must be a JSON object")),
+    }
+}
+
+/// `{"user": {...}}`'s inner object. A missing envelope reads as empty, so a create answers
+/// with the mandatory fields it lacks and an update changes nothing.
+pub(crate) fn envelope(body: &Map<String, Value>, key: &str, problems: &mut Problems) -> Map<String, Value> {
+    match body.get(key) {
+        Some(Value::Object(inner)) => inner.clone(),
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => {
+            problems.invalid(key, "must be an object");
+            Map::new()
+        }
+    }
+}
+
 /// `scheme://host` as the client addressed us, for `Location` and `url` fields: zenpy and
 /// node-zendesk only follow URLs on the host they were configured with.
 pub(crate) fn base_url(headers: &HeaderMap) -> String {
@@ -113,6 +171,18 @@ impl FromRequestParts<AppState> for ZendeskAgent {
             Ok(_) => Err(ZendeskError::forbidden()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Anyone with valid credentials, end-users included (`users/me`).
+pub(crate) struct ZendeskCaller(pub User);
+
+impl FromRequestParts<AppState> for ZendeskCaller {
+    type Rejection = ZendeskError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        Ok(ZendeskCaller(user))
     }
 }
 
