@@ -348,25 +348,31 @@ fn audit(audit_id: Id, author: Id, before: Option<&Value>, after: &Value, commen
     })
 }
 
+/// One write to a ticket, as its audit reports it.
+struct Change<'a> {
+    ticket: &'a Ticket,
+    /// The ticket as it was rendered before an update; `None` for a create.
+    before: Option<&'a Value>,
+    author: Id,
+    comments: &'a [Value],
+}
+
 /// The ticket and its audit, as create and update answer.
 async fn answer_with_audit(
     state: &AppState,
     status: StatusCode,
     headers: &HeaderMap,
-    ticket: &Ticket,
-    before: Option<&Value>,
-    author: Id,
-    comments: &[Value],
+    change: Change<'_>,
     fields: &[CustomField],
 ) -> Result<Response, ZendeskError> {
     let base = base_url(headers);
-    let rendered = render::ticket(&base, ticket, fields);
+    let rendered = render::ticket(&base, change.ticket, fields);
     let audit_id = state.store.allocate_id().await?;
     let via = json!({"channel": "api", "source": {"from": {}, "to": {}, "rel": null}});
-    let body = json!({"ticket": rendered, "audit": audit(audit_id, author, before, &rendered, comments, &via)});
-    let mut response = json_response(status, &body);
+    let audit = audit(audit_id, change.author, change.before, &rendered, change.comments, &via);
+    let mut response = json_response(status, &json!({"ticket": rendered, "audit": audit}));
     if status == StatusCode::CREATED
-        && let Ok(location) = HeaderValue::from_str(&format!("{base}/api/v2/tickets/{}.json", ticket.id))
+        && let Ok(location) = HeaderValue::from_str(&format!("{base}/api/v2/tickets/{}.json", change.ticket.id))
     {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -442,8 +448,14 @@ pub(crate) async fn create_ticket(
         (None, None) => {}
     }
     let ticket = state.store.get_ticket(ticket.id).await?;
-    let response =
-        answer_with_audit(state, StatusCode::CREATED, headers, &ticket, None, author, &comment_events, fields).await?;
+    let response = answer_with_audit(
+        state,
+        StatusCode::CREATED,
+        headers,
+        Change { ticket: &ticket, before: None, author, comments: &comment_events },
+        fields,
+    )
+    .await?;
     Ok((ticket, response))
 }
 
@@ -547,7 +559,8 @@ pub(crate) async fn update(
         comment_events.push(render::comment(&comment));
     }
     let ticket = state.store.get_ticket(current.id).await?;
-    answer_with_audit(&state, StatusCode::OK, &headers, &ticket, Some(&before), author, &comment_events, &fields).await
+    let change = Change { ticket: &ticket, before: Some(&before), author, comments: &comment_events };
+    answer_with_audit(&state, StatusCode::OK, &headers, change, &fields).await
 }
 
 /// `GET /api/v2/tickets`, oldest first as Zendesk lists them.

@@ -48,8 +48,8 @@ impl VoiceCommentInput {
         let from = required_text("from", problems);
         let to = required_text("to", problems);
         let recording_url = required_text("recording_url", problems);
-        if !recording_url.is_empty() && !(recording_url.starts_with("http://") || recording_url.starts_with("https://"))
-        {
+        let is_url = recording_url.starts_with("http://") || recording_url.starts_with("https://");
+        if !recording_url.is_empty() && !is_url {
             problems.invalid(&problem_field("recording_url"), format!("{recording_url} is not an http(s) URL"));
         }
         let started_text = required_text("started_at", problems);

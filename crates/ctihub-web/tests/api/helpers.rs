@@ -51,11 +51,15 @@ impl TestApp {
 }
 
 async fn spawn(store: Store, database: Arc<TestStore>) -> TestApp {
+    spawn_with(store, database, |state| state).await
+}
+
+async fn spawn_with(store: Store, database: Arc<TestStore>, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
     let backend = database.backend;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store.clone());
+    let state = configure(AppState::new(store.clone()));
     tokio::spawn(async move {
         ctihub_web::serve(listener, state, async {
             let _ = rx.await;
@@ -69,6 +73,16 @@ async fn spawn(store: Store, database: Arc<TestStore>) -> TestApp {
 /// Run `test` against a fresh app on every backend.
 pub async fn on_each_app(test: impl AsyncFn(&TestApp)) {
     on_each_app_in("US", test).await
+}
+
+/// The same with the app's state configured first (a low rate limit, say).
+pub async fn on_each_app_with(configure: impl Fn(AppState) -> AppState, test: impl AsyncFn(&TestApp)) {
+    for t in fresh_stores("US").await {
+        let t = Arc::new(t);
+        let app = spawn_with(t.store.clone(), t.clone(), &configure).await;
+        eprintln!("-- on {}", app.backend);
+        test(&app).await;
+    }
 }
 
 /// The same with another default region for phone numbers.

@@ -17,3 +17,6 @@ mod sipgate;
 mod sse;
 mod tpe_calls;
 mod zammad;
+mod zendesk_helpers;
+mod zendesk_tickets;
+mod zendesk_users;
