@@ -6,16 +6,15 @@ ZENPY_FORCE_NETLOC / ZENPY_FORCE_SCHEME variables, nothing else. compat/run star
 and sets CTIHUB_URL, CTIHUB_EMAIL, CTIHUB_TOKEN and CTIHUB_AGENT_ID.
 """
 
-import json
 import os
-import socket
 import uuid
-from urllib.parse import urlsplit
 
 import pytest
 from zenpy import Zenpy
 from zenpy.lib.api_objects.talk_objects import CallPe, VoiceComment
 from zenpy.lib.exception import APIException, RecordNotFoundException
+
+from console import Console
 
 URL = os.environ["CTIHUB_URL"]
 EMAIL = os.environ["CTIHUB_EMAIL"]
@@ -47,52 +46,6 @@ def new_call(from_line, **fields):
         direction="inbound",
     )
     return CallPe(**{**mandatory, **fields})
-
-
-class Console:
-    """The agent's live channel as the browser console reads it: Server-Sent Events.
-
-    A plain socket rather than requests: a streaming requests response cannot be closed while a
-    thread reads it, and this way nothing outlives the test.
-    """
-
-    def __init__(self):
-        address = urlsplit(URL)
-        self.sock = socket.create_connection((address.hostname, address.port), timeout=8)
-        # HTTP/1.0, so the stream comes without chunked framing.
-        request = (
-            "GET /api/hub/events HTTP/1.0\r\n"
-            f"Host: {address.netloc}\r\n"
-            f"Authorization: Bearer {TOKEN}\r\n"
-            "Accept: text/event-stream\r\n\r\n"
-        )
-        self.sock.sendall(request.encode())
-        self.buffer = b""
-        status_line = self._until(b"\r\n\r\n").split(b"\r\n")[0]
-        # Once the headers are here the server is subscribed: nothing published later is missed.
-        assert status_line.split()[1] == b"200", status_line
-
-    def _until(self, separator):
-        while separator not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise EOFError("the event stream ended")
-            self.buffer += chunk
-        head, self.buffer = self.buffer.split(separator, 1)
-        return head
-
-    def next_of(self, kind):
-        """The data of the next event of `kind`; a socket timeout fails the test."""
-        while True:
-            fields = {}
-            for line in self._until(b"\n\n").decode().split("\n"):
-                name, _, value = line.partition(":")
-                fields[name] = fields.get(name, "") + value.strip()
-            if fields.get("event") == kind:
-                return json.loads(fields["data"])
-
-    def close(self):
-        self.sock.close()
 
 
 def test_create_answers_the_call_object_with_times_in_utc(zp):
