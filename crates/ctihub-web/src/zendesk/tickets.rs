@@ -459,6 +459,23 @@ pub(crate) async fn create_ticket(
     Ok((ticket, response))
 }
 
+/// `via_id` on a plain ticket create: any channel Zendesk numbers, `api` when absent.
+fn requested_channel(object: &Map<String, Value>, problems: &mut Problems) -> Channel {
+    match object.get("via_id") {
+        None | Some(Value::Null) => Channel::Api,
+        Some(value) => match value.as_i64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok())) {
+            Some(id) => Channel::from_via_id(id).unwrap_or_else(|e| {
+                problems.invalid("via_id", e.message);
+                Channel::Api
+            }),
+            None => {
+                problems.invalid("via_id", format!("{value} is not a via id"));
+                Channel::Api
+            }
+        },
+    }
+}
+
 fn first_line(text: &str) -> String {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
     line.chars().take(150).collect()
@@ -478,9 +495,10 @@ pub(crate) async fn create(
     if input.comment.is_none() && input.description.is_none() && input.voice_comment.is_none() {
         problems.add("description", "BlankValue", "cannot be blank");
     }
+    let channel = requested_channel(&object, &mut problems);
     input.check(&state, &mut problems).await?;
     problems.into_result()?;
-    let (_, response) = create_ticket(&state, &acting, input, Channel::Api, &headers, &fields).await?;
+    let (_, response) = create_ticket(&state, &acting, input, channel, &headers, &fields).await?;
     Ok(response)
 }
 

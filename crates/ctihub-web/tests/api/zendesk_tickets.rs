@@ -83,10 +83,15 @@ async fn tickets_carry_comments_custom_fields_and_tags_with_an_audit() {
             assert!(bad.body["details"].get(field).is_some(), "{field}: {}", bad.body);
         }
         assert_eq!(bad.body["details"]["custom_fields"].as_array().unwrap().len(), 2);
+        let via = zd.post("/api/v2/tickets.json", json!({"ticket": {"via_id": 46, "requester_id": requester, "comment": {"body": "Called back"}}})).await;
+        assert_eq!(via.status, 201);
+        assert_eq!((via.body["ticket"]["via"]["channel"].as_str(), via.body["ticket"]["via"]["source"]["rel"].as_str()), (Some("voice"), Some("outbound")));
+        let bad_via = zd.post("/api/v2/tickets.json", json!({"ticket": {"via_id": 3, "comment": {"body": "x"}}})).await;
+        assert!(bad_via.body["details"]["via_id"].is_array(), "{}", bad_via.body);
         let empty = zd.post("/api/v2/tickets.json", json!({"ticket": {"subject": "nothing"}})).await;
         assert_eq!(empty.body["details"]["description"][0]["error"], "BlankValue");
         assert_eq!(zd.get("/api/v2/tickets/999999.json").await.status, 404);
-        assert_eq!(zd.get("/api/v2/tickets.json").await.body["count"], 1, "refused tickets leave nothing behind");
+        assert_eq!(zd.get("/api/v2/tickets.json").await.body["count"], 2, "refused tickets leave nothing behind");
     })
     .await;
 }
