@@ -93,11 +93,7 @@ fn read(object: &Map<String, Value>, target: FieldTarget, problems: &mut Problem
     NewCustomField { target, key, title, field_type, description, options }
 }
 
-pub(crate) async fn field_list(
-    state: &AppState,
-    target: FieldTarget,
-    headers: &HeaderMap,
-) -> Result<Response, ZendeskError> {
+async fn field_list(state: &AppState, target: FieldTarget, headers: &HeaderMap) -> Result<Response, ZendeskError> {
     let (_, plural) = names(target);
     let base = base_url(headers);
     let fields = state.store.list_custom_fields(target).await?;
@@ -106,12 +102,12 @@ pub(crate) async fn field_list(
     Ok(json_response(StatusCode::OK, &json!({plural: items, "next_page": null, "previous_page": null, "count": count})))
 }
 
-pub(crate) async fn field_input(
+async fn field_input(
     state: &AppState,
     acting: &User,
     target: FieldTarget,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ZendeskError> {
     if acting.role != Role::Admin {
         return Err(ZendeskError::forbidden());
@@ -161,6 +157,42 @@ async fn field_show(
     }
     let (singular, _) = names(target);
     Ok(json_response(StatusCode::OK, &json!({singular: render::custom_field(&base_url(headers), &field)})))
+}
+
+type Body = Result<Bytes, BytesRejection>;
+
+pub(crate) async fn list_user_fields(
+    State(state): State<AppState>,
+    ZendeskAgent(_): ZendeskAgent,
+    headers: HeaderMap,
+) -> Result<Response, ZendeskError> {
+    field_list(&state, FieldTarget::User, &headers).await
+}
+
+pub(crate) async fn list_ticket_fields(
+    State(state): State<AppState>,
+    ZendeskAgent(_): ZendeskAgent,
+    headers: HeaderMap,
+) -> Result<Response, ZendeskError> {
+    field_list(&state, FieldTarget::Ticket, &headers).await
+}
+
+pub(crate) async fn create_user_field(
+    State(state): State<AppState>,
+    ZendeskAgent(acting): ZendeskAgent,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ZendeskError> {
+    field_input(&state, &acting, FieldTarget::User, &headers, body).await
+}
+
+pub(crate) async fn create_ticket_field(
+    State(state): State<AppState>,
+    ZendeskAgent(acting): ZendeskAgent,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ZendeskError> {
+    field_input(&state, &acting, FieldTarget::Ticket, &headers, body).await
 }
 
 pub(crate) async fn show_user_field(

@@ -92,6 +92,16 @@ impl ListUrl {
         &self.params
     }
 
+    /// The page asked for, 100 records when the client names no size (Zendesk's default).
+    pub fn paging(&self) -> Paging {
+        Paging::read(&self.params, MAX_PAGE_SIZE)
+    }
+
+    /// `scheme://host` as the client addressed us, for the records' `url`s.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     fn with(&self, name: &str, value: &str) -> String {
         format!("{}{}?{}", self.base, self.path, self.params.with(name, value))
     }

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::error::ZendeskError;
 use super::paging::{ListUrl, Paging, list_envelope};
-use super::{ZendeskAgent, base_url, json_response, render};
+use super::{ZendeskAgent, json_response, render};
 use crate::AppState;
 
 /// Zendesk answers at most this many results for one query, however they are paged.
@@ -323,13 +323,13 @@ pub(crate) async fn search(
         Some(kind) => vec![ResultType::parse(kind)?],
         None => ResultType::ALL.to_vec(),
     };
-    let paging = Paging::read(params, 100);
+    let paging = url.paging();
     check_result_limit(&paging)?;
     let fields = FieldKeys::load(&state).await?;
     let plan = Plan::read(query, &types, &fields)?;
-    let base = base_url(&headers);
+    let base = url.base();
     let limit = paging.limit().min(MAX_RESULTS - paging.offset());
-    let (results, total) = run(&state, &plan, &fields, paging.offset(), limit, &base).await?;
+    let (results, total) = run(&state, &plan, &fields, paging.offset(), limit, base).await?;
     let paging = match paging {
         // Search pages by offset only; a `page[size]` is read as the page size.
         Paging::Cursor { size, offset } => Paging::Offset { page: offset / size + 1, per_page: size },
@@ -357,13 +357,13 @@ pub(crate) async fn search_users(
         (None, Some(query)) => Plan::read(query, &[ResultType::User], &fields)?.users(),
         (None, None) => return Err(invalid_query("`query` or `external_id` is required")),
     };
-    let paging = Paging::read(params, 100);
-    let base = base_url(&headers);
+    let paging = url.paging();
+    let base = url.base();
     let (users, total) = match &conditions {
         Some(conditions) => state.store.search_users(conditions, paging.offset(), paging.limit()).await?,
         None => (Vec::new(), 0),
     };
-    let items = users.iter().map(|u| render::user(&base, u, &fields.user)).collect();
+    let items = users.iter().map(|u| render::user(base, u, &fields.user)).collect();
     Ok(json_response(StatusCode::OK, &list_envelope("users", items, total, &paging, &url)))
 }
 

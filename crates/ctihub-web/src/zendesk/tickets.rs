@@ -22,8 +22,7 @@ use ctihub_domain::user::{Email, NewUser, Role, User};
 use serde_json::{Map, Value, json};
 
 use super::error::{Problems, ZendeskError};
-use super::fields::{field_input, field_list};
-use super::paging::{ListUrl, Paging, list_envelope};
+use super::paging::{ListUrl, list_envelope};
 use super::users::{optional_id, optional_text, tags};
 use super::voice_comment::VoiceCommentInput;
 use super::{ZendeskAgent, base_url, envelope, json_object, json_response, path_id, render};
@@ -589,11 +588,11 @@ pub(crate) async fn list(
     uri: Uri,
 ) -> Result<Response, ZendeskError> {
     let url = ListUrl::new(&headers, &uri);
-    let paging = Paging::read(url.params(), 100);
+    let paging = url.paging();
     let (tickets, total) = state.store.list_tickets(paging.offset(), paging.limit()).await?;
     let fields = ticket_fields_of(&state).await?;
-    let base = base_url(&headers);
-    let items = tickets.iter().map(|t| render::ticket(&base, t, &fields)).collect();
+    let base = url.base();
+    let items = tickets.iter().map(|t| render::ticket(base, t, &fields)).collect();
     Ok(json_response(StatusCode::OK, &list_envelope("tickets", items, total, &paging, &url)))
 }
 
@@ -610,23 +609,6 @@ pub(crate) async fn comments(
         StatusCode::OK,
         &json!({"comments": comments, "next_page": null, "previous_page": null, "count": count}),
     ))
-}
-
-pub(crate) async fn list_fields(
-    State(state): State<AppState>,
-    ZendeskAgent(_): ZendeskAgent,
-    headers: HeaderMap,
-) -> Result<Response, ZendeskError> {
-    field_list(&state, FieldTarget::Ticket, &headers).await
-}
-
-pub(crate) async fn create_field(
-    State(state): State<AppState>,
-    ZendeskAgent(acting): ZendeskAgent,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ZendeskError> {
-    field_input(&state, &acting, FieldTarget::Ticket, &headers, body).await
 }
 
 #[cfg(test)]

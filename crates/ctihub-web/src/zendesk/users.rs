@@ -17,8 +17,7 @@ use ctihub_store::UserFilter;
 use serde_json::{Map, Value, json};
 
 use super::error::{Problems, ZendeskError};
-use super::fields::{field_input, field_list};
-use super::paging::{ListUrl, Paging, list_envelope};
+use super::paging::{ListUrl, list_envelope};
 use super::{ZendeskAgent, ZendeskCaller, base_url, envelope, json_object, json_response, path_id, render};
 use crate::AppState;
 
@@ -281,12 +280,12 @@ pub(crate) async fn list(
         ),
         None => None,
     };
-    let paging = Paging::read(url.params(), 100);
+    let paging = url.paging();
     let filter = UserFilter { role, organization_id: None };
     let (users, total) = state.store.list_users(&filter, paging.offset(), paging.limit()).await?;
     let fields = user_fields_of(&state).await?;
-    let base = base_url(&headers);
-    let items = users.iter().map(|u| render::user(&base, u, &fields)).collect();
+    let base = url.base();
+    let items = users.iter().map(|u| render::user(base, u, &fields)).collect();
     Ok(json_response(StatusCode::OK, &list_envelope("users", items, total, &paging, &url)))
 }
 
@@ -300,27 +299,10 @@ pub(crate) async fn requested(
 ) -> Result<Response, ZendeskError> {
     let user = state.store.get_user(path_id(&id)?).await?;
     let url = ListUrl::new(&headers, &uri);
-    let paging = Paging::read(url.params(), 100);
+    let paging = url.paging();
     let (tickets, total) = state.store.tickets_requested_by(user.id, paging.offset(), paging.limit()).await?;
     let fields = state.store.list_custom_fields(FieldTarget::Ticket).await?;
-    let base = base_url(&headers);
-    let items = tickets.iter().map(|t| render::ticket(&base, t, &fields)).collect();
+    let base = url.base();
+    let items = tickets.iter().map(|t| render::ticket(base, t, &fields)).collect();
     Ok(json_response(StatusCode::OK, &list_envelope("tickets", items, total, &paging, &url)))
-}
-
-pub(crate) async fn list_fields(
-    State(state): State<AppState>,
-    ZendeskAgent(_): ZendeskAgent,
-    headers: HeaderMap,
-) -> Result<Response, ZendeskError> {
-    field_list(&state, FieldTarget::User, &headers).await
-}
-
-pub(crate) async fn create_field(
-    State(state): State<AppState>,
-    ZendeskAgent(acting): ZendeskAgent,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ZendeskError> {
-    field_input(&state, &acting, FieldTarget::User, &headers, body).await
 }

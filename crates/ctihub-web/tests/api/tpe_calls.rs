@@ -9,13 +9,12 @@ use ctihub_domain::ticket::{Channel, NewTicket};
 use ctihub_domain::user::{NewUser, Role, User};
 use ctihub_store::JournalFilter;
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, on_each_app};
 use crate::sse::EventStream;
+use crate::zendesk_helpers::{Answer, answer};
 
-const JSON_UTF8: &str = "application/json; charset=utf-8";
 const APP_ID: i64 = 735_264_019_863_524;
 const CALLER: &str = "+15135557611";
 const LINE: &str = "+18005550100";
@@ -76,13 +75,6 @@ const CALL_FIELDS: &[&str] = &[
     "wrap_up_time",
 ];
 
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    body: Value,
-    headers: HeaderMap,
-}
-
 /// A partner integration signed in as Zendesk clients sign in: e-mail and API token.
 struct Integration<'a> {
     app: &'a TestApp,
@@ -139,17 +131,6 @@ impl Integration<'_> {
     async fn comment(&self, id: &Value, body: Value) -> Answer {
         self.send(Method::POST, &format!("/api/v2/calls/{id}/comments.json"), Some(body)).await
     }
-}
-
-/// Every answer, errors included, must be JSON with the charset: node-zendesk parses nothing
-/// else, and zenpy raises on a non-JSON error body.
-async fn answer(response: reqwest::Response) -> Answer {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    assert_eq!(headers.get("content-type").map(|v| v.to_str().unwrap()), Some(JSON_UTF8), "({status}) {text}");
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-    Answer { status, body, headers }
 }
 
 /// The curl example's call: the five mandatory fields.
