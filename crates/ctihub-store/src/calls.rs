@@ -11,6 +11,7 @@ use ctihub_domain::time::now_millis;
 use crate::error::map_unique;
 use crate::ids::next_id;
 use crate::json::{from_text, to_text};
+use crate::parked_events::adopt_parked_events;
 use crate::users::id_list;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
@@ -229,6 +230,9 @@ impl Store {
             if let Some(event) = first_event {
                 insert_event!(tx, PG, id, event, now);
             }
+            for r in refs {
+                adopt_parked_events!(tx, id, r);
+            }
             tx.commit().await?;
             id
         });
@@ -267,13 +271,16 @@ impl Store {
     /// Attach another source's id to a call (a Freshdesk reference for a call Zammad announced).
     pub async fn add_call_ref(&self, call_id: Id, r: &ExternalRef) -> StoreResult<()> {
         on_pool!(self, |pool, PG| {
+            let mut tx = crate::begin_write!(pool, PG);
             sqlx::query("INSERT INTO call_refs (source, external_id, call_id) VALUES ($1, $2, $3)")
                 .bind(&r.source)
                 .bind(&r.external_id)
                 .bind(call_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| map_unique(e, REF_CONFLICT))?;
+            adopt_parked_events!(tx, call_id, r);
+            tx.commit().await?;
         });
         Ok(())
     }

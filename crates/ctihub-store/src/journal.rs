@@ -123,6 +123,8 @@ impl Store {
     /// vanish at once.
     pub async fn purge_calls_before(&self, cutoff: Millis) -> StoreResult<u64> {
         Ok(on_pool!(self, |pool, PG| {
+            // Events that never found their call go with the calls of their time.
+            sqlx::query("DELETE FROM parked_call_events WHERE received_at < $1").bind(cutoff).execute(pool).await?;
             sqlx::query("DELETE FROM calls WHERE created_at < $1").bind(cutoff).execute(pool).await?.rows_affected()
         }))
     }

@@ -19,6 +19,7 @@ mod journal;
 mod json;
 mod organizations;
 mod owner_index;
+mod parked_events;
 mod phone_index;
 pub mod search;
 mod sessions;

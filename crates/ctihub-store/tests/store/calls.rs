@@ -57,3 +57,29 @@ async fn calls_are_found_by_any_external_id_and_keep_their_events() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn events_for_unknown_calls_wait_for_them_and_are_purged_with_old_calls() {
+    on_each_backend("US", async |store| {
+        let early = ExternalRef::new("freshdesk", "ref-early");
+        store.park_call_event(&early, &event("pop", 1_000)).await.unwrap();
+        store.park_call_event(&early, &event("pop", 2_000)).await.unwrap();
+        assert_eq!(store.parked_call_events(&early).await.unwrap(), 2);
+
+        // A ref added to an existing call adopts what waited for it.
+        let data = CallData::new(Direction::Inbound, "+1 513 555 7611", "+18005550100", 3_000);
+        let call = store.create_call(&data, &[ExternalRef::new("zammad", "z-1")], Some(&event("newCall", 3_000))).await;
+        let call = call.unwrap();
+        store.add_call_ref(call.id, &early).await.unwrap();
+        let kinds: Vec<String> = store.list_call_events(call.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["pop", "pop", "newCall"]);
+        assert_eq!(store.parked_call_events(&early).await.unwrap(), 0);
+
+        // One that never finds its call goes when calls of its time are purged.
+        let orphan = ExternalRef::new("sipgate", "gone");
+        store.park_call_event(&orphan, &event("dtmf", 1_000)).await.unwrap();
+        store.purge_calls_before(ctihub_domain::time::now_millis() + 1).await.unwrap();
+        assert_eq!(store.parked_call_events(&orphan).await.unwrap(), 0);
+    })
+    .await;
+}

@@ -17,7 +17,7 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ctihub_domain::Id;
-use ctihub_domain::call::{Direction, NewCallEvent};
+use ctihub_domain::call::{Direction, ExternalRef, NewCallEvent};
 use ctihub_domain::cti::{RemoteUser, SipgateConfig};
 use ctihub_domain::journal::SignalKind;
 use ctihub_domain::time::now_millis;
@@ -94,20 +94,21 @@ fn mapped_user(map: &[RemoteUser], params: &Params) -> Option<Id> {
 }
 
 /// Digits keyed in after a `<Gather>`: kept with the call they belong to. They change nothing in
-/// the journal, and an unknown call id is no reason to make sipgate retry.
+/// the journal. For a call id ctihub does not know yet they are parked until the call appears:
+/// sipgate was told they arrived, so they are not dropped.
 async fn record_dtmf(state: &AppState, params: &Params) -> Result<(), XmlError> {
     let call_ref = generic::call_ref(params).map_err(XmlError::unprocessable)?;
+    let event = NewCallEvent {
+        source: SOURCE.to_owned(),
+        kind: "dtmf".to_owned(),
+        payload: params.to_json(),
+        occurred_at: now_millis(),
+    };
     match state.store.find_call_by_ref(SOURCE, call_ref).await? {
         Some(call) => {
-            let event = NewCallEvent {
-                source: SOURCE.to_owned(),
-                kind: "dtmf".to_owned(),
-                payload: params.to_json(),
-                occurred_at: now_millis(),
-            };
             state.store.append_call_event(call.id, &event).await?;
         }
-        None => tracing::info!(call_ref, "dtmf for a call ctihub does not know; not stored"),
+        None => state.store.park_call_event(&ExternalRef::new(SOURCE, call_ref), &event).await?,
     }
     Ok(())
 }

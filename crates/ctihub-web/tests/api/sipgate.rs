@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use ctihub_domain::call::ExternalRef;
 use ctihub_domain::cti::{BlockedCaller, CtiConfig, RemoteUser, Route};
 use ctihub_domain::user::Role;
 use rsa::RsaPrivateKey;
@@ -331,6 +332,17 @@ async fn dtmf_is_stored_with_its_call_and_never_fails() {
         assert_eq!(events[2].payload["dtmf"], "");
         assert_eq!(app.store.get_call(call.id).await.unwrap().data.state.as_str(), "ringing", "digits change nothing");
         assert!(app.store.find_call_by_ref("sipgate", "unknown").await.unwrap().is_none());
+
+        // Digits for a call not known yet are kept, and join the call when its newCall comes.
+        let early = ExternalRef::new("sipgate", "unknown");
+        assert_eq!(app.store.parked_call_events(&early).await.unwrap(), 1);
+        let late_call = "event=newCall&direction=in&from=4912347114711&to=4930600000000&callId=unknown";
+        assert_eq!(app.push_xml(&url, late_call, &[]).await.0, 200);
+        let call = app.store.find_call_by_ref("sipgate", "unknown").await.unwrap().unwrap();
+        let kinds: Vec<String> =
+            app.store.list_call_events(call.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["dtmf", "newCall"], "in the order they arrived");
+        assert_eq!(app.store.parked_call_events(&early).await.unwrap(), 0);
     })
     .await;
 }
