@@ -222,11 +222,21 @@ impl PhoneNormalizer {
     /// How a number is shown to people: international format when valid
     /// (`+49 30 55571600`), else as it was sent (`007`, `anonymous`).
     pub fn pretty(&self, raw: &str) -> String {
+        self.key_and_pretty(raw).1
+    }
+
+    /// A number's index key and its display form together, for pages that need both of many
+    /// numbers (parsing is what a journal page spends its time on).
+    pub fn key_and_pretty(&self, raw: &str) -> (Option<PhoneKey>, String) {
         match self.normalize(raw) {
-            CallerNumber::Number(key) if key.is_e164() => phonenumber::parse(None, key.as_str())
-                .map(|n| n.format().mode(Mode::International).to_string())
-                .unwrap_or_else(|_| key.as_str().to_owned()),
-            _ => raw.trim().to_owned(),
+            CallerNumber::Number(key) if key.is_e164() => {
+                let pretty = phonenumber::parse(None, key.as_str())
+                    .map(|n| n.format().mode(Mode::International).to_string())
+                    .unwrap_or_else(|_| key.as_str().to_owned());
+                (Some(key), pretty)
+            }
+            CallerNumber::Number(key) => (Some(key), raw.trim().to_owned()),
+            _ => (None, raw.trim().to_owned()),
         }
     }
 
@@ -448,6 +458,9 @@ mod tests {
         assert_eq!(n.pretty("4930609854180"), "+49 30 609854180");
         assert_eq!(n.pretty("007"), "007");
         assert_eq!(n.pretty("anonymous"), "anonymous");
+        let (key, pretty) = n.key_and_pretty(" 007 ");
+        assert_eq!((key.map(|k| k.as_str().to_owned()), pretty), (Some("007".to_owned()), "007".to_owned()));
+        assert_eq!(n.key_and_pretty("anonymous").0, None);
     }
 
     #[test]

@@ -58,7 +58,7 @@ async fn board_data(state: &AppState, agent: &Agent) -> Result<BoardData, Refusa
     let entries = view::identify(&state.store, calls).await?;
     let staff = staff(state).await?;
     let names: HashMap<Id, String> = staff.iter().cloned().collect();
-    let rows: Vec<Row> = entries.iter().map(|e| row(e, state, &names)).collect();
+    let rows: Vec<Row> = entries.iter().map(|e| row(e, &names)).collect();
     let presence: HashMap<Id, Presence> = state.store.list_presence().await?.into_iter().collect();
     let agents = staff
         .into_iter()

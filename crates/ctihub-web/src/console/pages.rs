@@ -119,9 +119,8 @@ fn seconds(s: Option<i64>) -> String {
     s.map(|s| format!("{}:{:02}", s / 60, s % 60)).unwrap_or_default()
 }
 
-pub(crate) fn row(entry: &JournalEntry, state: &AppState, agents: &HashMap<Id, String>) -> Row {
+pub(crate) fn row(entry: &JournalEntry, agents: &HashMap<Id, String>) -> Row {
     let data = &entry.call.data;
-    let phones = state.store.phones();
     let outcome = match (data.state, &data.completion_status, &data.hangup_cause) {
         (CallState::Ringing, _, _) => "ringing".to_owned(),
         (CallState::InProgress, _, _) => "talking".to_owned(),
@@ -135,8 +134,8 @@ pub(crate) fn row(entry: &JournalEntry, state: &AppState, agents: &HashMap<Id, S
         inbound: data.direction != Direction::Outbound,
         direction: data.direction.as_str(),
         state: data.state.as_str(),
-        from: phones.pretty(&data.from_line),
-        to: phones.pretty(&data.to_line),
+        from: entry.from.pretty.clone(),
+        to: entry.to.pretty.clone(),
         from_callers: callers(&entry.from_matches),
         to_callers: callers(&entry.to_matches),
         from_name: data.from_name.clone().unwrap_or_default(),
@@ -147,10 +146,10 @@ pub(crate) fn row(entry: &JournalEntry, state: &AppState, agents: &HashMap<Id, S
         agent: data.agent_id.and_then(|id| agents.get(&id).cloned()).unwrap_or_default(),
         done: data.done,
         ticket_id: data.ticket_id,
-        callback: phones
-            .normalize(data.customer_line())
-            .key()
-            .map_or_else(|| data.customer_line().trim().to_owned(), |k| k.as_str().to_owned()),
+        callback: {
+            let customer = if data.direction == Direction::Outbound { &entry.to } else { &entry.from };
+            customer.key.clone().unwrap_or_else(|| data.customer_line().trim().to_owned())
+        },
         outcome,
     }
 }
@@ -184,7 +183,7 @@ async fn journal_data(state: &AppState, agent: &Agent, filters: &Filters) -> Res
     let open_count = state.store.count_journal(&open).await?;
     let entries = view::identify(&state.store, calls).await?;
     let agents: HashMap<Id, String> = staff(state).await?.into_iter().collect();
-    let rows = entries.iter().map(|e| row(e, state, &agents)).collect();
+    let rows = entries.iter().map(|e| row(e, &agents)).collect();
     let fields = [
         ("status", &filters.status),
         ("direction", &filters.direction),
@@ -407,7 +406,7 @@ pub(crate) async fn user_profile(
     let calls = state.store.calls_with_customer_keys(&keys, 50).await?;
     let entries = view::identify(&state.store, calls).await?;
     let agents: HashMap<Id, String> = staff(&state).await?.into_iter().collect();
-    let calls = entries.iter().map(|e| row(e, &state, &agents)).collect();
+    let calls = entries.iter().map(|e| row(e, &agents)).collect();
     let (tickets, _) = state.store.tickets_requested_by(user.id, 0, 100).await?;
     let phones = user
         .phones

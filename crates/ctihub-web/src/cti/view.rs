@@ -15,6 +15,18 @@ pub struct JournalEntry {
     pub call: Call,
     pub from_matches: Vec<CallerMatch>,
     pub to_matches: Vec<CallerMatch>,
+    pub from: PageNumber,
+    pub to: PageNumber,
+}
+
+/// One number on a page, normalized and formatted once: a page repeats the same lines (every
+/// inbound call shows the company's number), and parsing numbers is most of a page's work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageNumber {
+    /// The caller-index key, when the text holds a number.
+    pub key: Option<String>,
+    /// As people read it: international format when valid, else as sent.
+    pub pretty: String,
 }
 
 impl JournalEntry {
@@ -59,22 +71,28 @@ pub fn display_name(user: &ctihub_domain::user::User) -> &str {
     }
 }
 
-/// Identify both sides of every call on a page in one index query.
+/// Identify both sides of every call on a page in one index query, each distinct number
+/// parsed once.
 pub async fn identify(store: &Store, calls: Vec<Call>) -> StoreResult<Vec<JournalEntry>> {
     let phones = store.phones();
-    let key_of = |number: &str| phones.normalize(number).key().map(|k| k.as_str().to_owned());
-    let keys: Vec<String> =
-        calls.iter().flat_map(|c| [key_of(&c.data.from_line), key_of(&c.data.to_line)]).flatten().collect();
+    let mut numbers: HashMap<String, PageNumber> = HashMap::new();
+    for raw in calls.iter().flat_map(|c| [&c.data.from_line, &c.data.to_line]) {
+        if !numbers.contains_key(raw) {
+            let (key, pretty) = phones.key_and_pretty(raw);
+            numbers.insert(raw.clone(), PageNumber { key: key.map(|k| k.as_str().to_owned()), pretty });
+        }
+    }
+    let mut keys: Vec<String> = numbers.values().filter_map(|n| n.key.clone()).collect();
+    keys.sort();
+    keys.dedup();
     let found = store.identify_keys(&keys).await?;
-    let lookup = |number: &str, found: &HashMap<String, Vec<CallerMatch>>| {
-        key_of(number).and_then(|k| found.get(&k).cloned()).unwrap_or_default()
-    };
+    let number = |raw: &str| numbers.get(raw).cloned().unwrap_or(PageNumber { key: None, pretty: raw.to_owned() });
+    let matches = |n: &PageNumber| n.key.as_ref().and_then(|k| found.get(k).cloned()).unwrap_or_default();
     Ok(calls
         .into_iter()
-        .map(|call| JournalEntry {
-            from_matches: lookup(&call.data.from_line, &found),
-            to_matches: lookup(&call.data.to_line, &found),
-            call,
+        .map(|call| {
+            let (from, to) = (number(&call.data.from_line), number(&call.data.to_line));
+            JournalEntry { from_matches: matches(&from), to_matches: matches(&to), from, to, call }
         })
         .collect())
 }
