@@ -11,7 +11,6 @@ use ctihub_domain::organization::NewOrganization;
 use ctihub_domain::phone::PhoneKind;
 use ctihub_domain::ticket::NewTicket;
 use ctihub_domain::user::{NewUser, Role, UserPatch};
-use fantoccini::Locator;
 use harness::{Console, Node, epoch_ms, report};
 
 const CALLER: &str = "493055571600";
@@ -194,32 +193,43 @@ async fn a_console_whose_node_restarts_still_gets_the_pop() {
 }
 
 #[tokio::test]
-async fn a_display_api_pop_opens_the_ticket() {
+async fn zendesk_display_calls_open_the_ticket_and_the_profile() {
     let console = Console::start().await;
     let (agent, caller) = desk_and_caller(&console).await;
-    console.sign_in("dana@example.com", "dana password").await;
-    console.push(&new_call("tpe-1")).await;
-    console.wait_for(".toast[data-call-id]", SECOND * 5).await;
-    let call = console.store().find_call_by_ref("zammad", "tpe-1").await.unwrap().unwrap();
+    // The telephony integration, signed in as Zendesk integrations are: e-mail and API token.
+    let integration = console.user(Role::Admin, "Telephony", "pbx@example.com", "pbx password").await;
+    let token = ctihub_web::auth::secrets::generate_token();
+    let hash = ctihub_web::auth::secrets::hash_token(&token);
+    console.store().create_api_token(integration.id, Some("pbx"), &hash).await.unwrap();
+    let display = async |what: String| {
+        let url = console.node.url(&format!("/api/v2/channels/voice/agents/{}/{what}/display.json", agent.id));
+        let posted = Instant::now();
+        let response = console.http.post(url).basic_auth("pbx@example.com/token", Some(&token)).send().await.unwrap();
+        (response.status().as_u16(), posted)
+    };
     let (tickets, _) = console.store().tickets_requested_by(caller.id, 0, 1).await.unwrap();
     let ticket = tickets[0].id;
 
-    // What the Zendesk display API publishes for the agent it names.
-    let payload = serde_json::json!({
-        "call_id": call.id, "screen": "ticket", "ticket_id": ticket, "url": format!("/console/tickets/{ticket}"),
-    });
-    let hub = console.node.state.hub.clone();
-    let posted = epoch_ms();
-    console
-        .node
-        .run(async move { hub.publish(ctihub_web::hub::kinds::SCREEN_POP, Some(&[agent.id]), payload).await.unwrap() })
-        .await;
-    console.wait_for_text("#pop #pop-ticket-link", "Printer on fire", SECOND * 5).await;
-    report(&format!(
-        "screen pop (ticket display): {} ms after publishing",
-        shown_after(&console, "#pop", posted).await
-    ));
-    console.browser.find(Locator::Css("#pop-ticket-link")).await.unwrap().click().await.unwrap();
+    // No console open yet: nothing can be shown, and the API says so.
+    assert_eq!(display(format!("tickets/{ticket}")).await.0, 409);
+
+    console.sign_in("dana@example.com", "dana password").await;
+    let (status, posted) = display(format!("tickets/{ticket}")).await;
+    assert_eq!(status, 200);
     console.wait_for_text("#ticket-subject", "Printer on fire", SECOND * 5).await;
+    report(&format!(
+        "screen pop (Zendesk ticket display): ticket page shown {} ms after the POST",
+        posted.elapsed().as_millis()
+    ));
+    report(&format!("screenshot: {}", console.screenshot("zendesk-display-ticket").await.display()));
+
+    console.live().await;
+    let (status, posted) = display(format!("users/{}", caller.id)).await;
+    assert_eq!(status, 200);
+    console.wait_for_text("#user-name", "Erika Mustermann", SECOND * 5).await;
+    report(&format!(
+        "screen pop (Zendesk user display): profile shown {} ms after the POST",
+        posted.elapsed().as_millis()
+    ));
     console.close().await;
 }
