@@ -3,7 +3,7 @@
 //! ticket or a user's profile in an agent's console.
 //!
 //! "Delivered to an agent's browser" means the agent has a console open: a live console
-//! session, the same test the Freshdesk dialect uses for "online" (decision 0008). An agent
+//! session, the same test the Freshdesk dialect uses for "online" (decision 0009). An agent
 //! without one gets `409 AgentOffline` from the display endpoints, and nothing is queued for
 //! later; a pop that reaches a console whose stream is reconnecting is replayed to it.
 
