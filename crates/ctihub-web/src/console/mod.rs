@@ -7,6 +7,7 @@
 
 mod admin;
 mod board;
+mod calls;
 mod pages;
 mod session;
 mod tickets;
@@ -57,6 +58,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/journal/done-all", post(pages::mark_all_done))
         .route("/console/pop", get(pages::pop))
         .route("/console/calls/{id}/file", post(tickets::file_call))
+        .route("/console/calls/{id}/forward", post(calls::forward))
+        .route("/console/calls/{id}/notepad", post(calls::save_notepad))
         .route("/console/users/{id}", get(pages::user_profile))
         .route("/console/tickets", post(tickets::create))
         .route("/console/tickets/new", get(tickets::new_form))

@@ -142,6 +142,21 @@
     if (e.key === 'Escape') closePop();
   });
 
+  // A Freshdesk call keeps the notepad on the server until it is filed, so a call ticketed
+  // without the agent (the next call's pop, a recording arriving) still gets the notes.
+  let notepadTimer = null;
+  document.addEventListener('input', function (e) {
+    if (e.target.id !== 'notepad') return;
+    const card = e.target.closest('#pop-card[data-freshdesk]');
+    if (!card) return;
+    clearTimeout(notepadTimer);
+    const note = e.target.value;
+    notepadTimer = setTimeout(function () {
+      post('/console/calls/' + encodeURIComponent(card.dataset.callId) + '/notepad', { note: note })
+        .catch(function () {});
+    }, 300);
+  });
+
   function closePop() {
     const aside = document.getElementById('pop');
     if (aside) aside.hidden = true;
