@@ -102,6 +102,8 @@ pub(crate) struct Row {
     pub ticket_id: Option<Id>,
     /// The customer's number for call-back.
     pub callback: String,
+    /// Who the customer is, for click-to-dial: the call's end-user, else the best match.
+    pub customer_id: Option<Id>,
     pub outcome: String,
 }
 
@@ -152,6 +154,10 @@ pub(crate) fn row(entry: &JournalEntry, state: &AppState, agents: &HashMap<Id, S
             .normalize(data.customer_line())
             .key()
             .map_or_else(|| data.customer_line().trim().to_owned(), |k| k.as_str().to_owned()),
+        customer_id: data.end_user_id.or_else(|| {
+            let matches = if data.direction == Direction::Outbound { &entry.to_matches } else { &entry.from_matches };
+            matches.first().map(|m| m.user.id)
+        }),
         outcome,
     }
 }

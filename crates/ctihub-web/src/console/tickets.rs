@@ -364,6 +364,8 @@ pub(crate) struct TicketPage {
     ticket_type: &'static str,
     channel: &'static str,
     requester: (Id, String),
+    /// The requester's numbers, as click-to-dial links.
+    requester_phones: Vec<String>,
     organization: String,
     tags: Vec<String>,
     custom_fields: Vec<(String, String)>,
@@ -438,6 +440,7 @@ pub(crate) async fn show(
         ticket_type: ticket.ticket_type.map_or("", |t| t.as_str()),
         channel: ticket.via.channel.as_str(),
         requester: (requester.id, display_name(&requester).to_owned()),
+        requester_phones: requester.phones.iter().map(|p| p.raw.clone()).collect(),
         organization,
         tags: ticket.tags.clone(),
         custom_fields: ticket.custom_fields.iter().map(|(k, v)| (k.clone(), field_text(v))).collect(),

@@ -238,3 +238,205 @@ async fn the_notepad_kept_with_an_open_call_reaches_the_ticket_the_next_pop_crea
     })
     .await;
 }
+
+#[tokio::test]
+async fn admins_set_up_the_softphone_slot_and_agents_pick_their_helpdesk_number() {
+    on_each_app(async |app| {
+        let (anna, _) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        app.user(Role::Admin, "root@example.com", "root password").await;
+        let (root, csrf) = sign_in(app, "root@example.com", "root password").await.unwrap();
+        let (cookie, anna_csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let path = "/console/admin/softphone";
+        assert_eq!(get_page(app, &cookie, path).await.0, StatusCode::FORBIDDEN);
+        let (_, html) = get_page(app, &cookie, "/console/journal").await;
+        assert!(!html.contains("softphone-frame") && !html.contains("data-click-to-dial"), "nothing set up yet");
+
+        let form = |iframe: &'static str, dial: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("iframe_url", iframe.to_owned()),
+                ("helpdesk_numbers", "+49 30 600\n+49 30 700\n".to_owned()),
+                ("dial_url", dial.to_owned()),
+                ("dial_method", "post".to_owned()),
+            ]
+        };
+        let as_refs = |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+        let post = async |cookie: &str, f: Vec<(&'static str, String)>| {
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(app, cookie, path, &f).await
+        };
+        let bad = post(&root, as_refs(&form("javascript:alert(1)", ""))).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = bad.text().await.unwrap();
+        assert!(html.contains("Softphone page: `javascript:alert(1)` must start with http:// or https://"), "{html}");
+        assert!(html.contains("+49 30 700"), "what the admin typed stays: {html}");
+        let bad = post(&root, as_refs(&form("", "pbx.example/dial"))).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.text().await.unwrap().contains("Click-to-dial callback: `pbx.example/dial` is not a URL"));
+        let mut forged = as_refs(&form("http://127.0.0.1:9/phone?x=1", ""));
+        forged.remove(0);
+        assert_eq!(post(&root, forged).await.status(), StatusCode::FORBIDDEN);
+        let mut by_agent = as_refs(&form("http://127.0.0.1:9/phone?x=1", ""));
+        by_agent[0].1 = anna_csrf.clone();
+        assert_eq!(post(&cookie, by_agent).await.status(), StatusCode::FORBIDDEN);
+
+        let saved =
+            post(&root, as_refs(&form("http://127.0.0.1:9/phone?x=1", "http://127.0.0.1:9/dial?secret=s3cr3t"))).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let (_, html) = get_page(app, &root, path).await;
+        assert!(
+            html.contains(r#"id="dial-post" checked"#) && html.contains("s3cr3t"),
+            "admins see the callback: {html}"
+        );
+
+        let page = no_redirects().get(app.url("/console/journal")).header(COOKIE, &cookie).send().await.unwrap();
+        let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("frame-src http://127.0.0.1:9;") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains(r#"<section id="softphone" class="softphone" hidden data-origin="http://127.0.0.1:9""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("/phone?x=1&#38;agent_id={}\"", anna.id))
+                || html.contains(&format!("/phone?x=1&amp;agent_id={}\"", anna.id)),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-click-to-dial="on""#), "{html}");
+        assert!(!html.contains("s3cr3t"), "the callback never reaches agents' pages");
+        let asset = no_redirects().get(app.url("/console/assets/console.css")).send().await.unwrap();
+        assert!(!asset.headers()["content-security-policy"].to_str().unwrap().contains("frame-src"));
+
+        let choose = "/console/softphone/number";
+        let wrong = post_form(app, &cookie, choose, &[("csrf", &anna_csrf), ("number", "+1 555")]).await;
+        assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(post_form(app, &cookie, choose, &[("number", "+49 30 700")]).await.status(), StatusCode::FORBIDDEN);
+        let chosen = post_form(app, &cookie, choose, &[("csrf", &anna_csrf), ("number", "+49 30 700")]).await;
+        assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
+        let (_, html) = get_page(app, &cookie, "/console/journal").await;
+        assert!(
+            html.contains(&format!("agent_id={}&#38;number=%2B49+30+700", anna.id))
+                || html.contains(&format!("agent_id={}&amp;number=%2B49+30+700", anna.id)),
+            "{html}"
+        );
+        assert!(html.contains(r#"<option value="+49 30 700" selected>"#), "{html}");
+    })
+    .await;
+}
+
+/// What a dialer received.
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    uri: String,
+    content_type: String,
+    body: String,
+}
+
+/// A dialer on 127.0.0.1 that records each request and answers `status`.
+async fn dialer(status: u16) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    use axum::http::{HeaderMap, Method, Uri};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
+        let log = log.clone();
+        async move {
+            let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            log.lock().unwrap().push(Received { method: method.to_string(), uri: uri.to_string(), content_type, body });
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+async fn set_dialer(app: &TestApp, root: &str, csrf: &str, url: &str, method: &str) {
+    let form = [
+        ("csrf", csrf),
+        ("iframe_url", ""),
+        ("helpdesk_numbers", "+49 30 600"),
+        ("dial_url", url),
+        ("dial_method", method),
+    ];
+    assert_eq!(post_form(app, root, "/console/admin/softphone", &form).await.status(), StatusCode::SEE_OTHER);
+}
+
+async fn dial(app: &TestApp, cookie: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+    let response = no_redirects()
+        .post(app.url("/console/dial"))
+        .header(COOKIE, cookie)
+        .header("x-ctihub-fetch", "1")
+        .form_body(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn click_to_dial_makes_the_server_call_the_dialer_with_every_parameter() {
+    on_each_app(async |app| {
+        let (anna, _) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        app.store
+            .update_user(anna.id, ctihub_domain::user::UserPatch { extension: Some(Some("201".into())), ..Default::default() })
+            .await
+            .unwrap();
+        app.user(Role::Admin, "root@example.com", "root password").await;
+        let (root, root_csrf) = sign_in(app, "root@example.com", "root password").await.unwrap();
+        let (cookie, csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let call = [("csrf", csrf.as_str()), ("number", "+15135557611"), ("ticket_id", "17"), ("requester_id", "42")];
+
+        let (status, outcome) = dial(app, &cookie, &call).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(outcome["message"], "Click-to-dial is not set up: ask an admin.");
+
+        let (base, seen) = dialer(200).await;
+        set_dialer(app, &root, &root_csrf, &format!("{base}/dial?secret=s3cr3t"), "get").await;
+        assert_eq!(dial(app, &cookie, &call[1..]).await.0, StatusCode::FORBIDDEN, "no CSRF token, no call");
+        let (status, outcome) = dial(app, &cookie, &call).await;
+        assert_eq!((status, outcome["ok"].as_bool()), (StatusCode::OK, Some(true)), "{outcome}");
+        assert_eq!(outcome["message"], "Calling +15135557611…");
+        let got = seen.lock().unwrap().pop().expect("the dialer was called");
+        assert_eq!(got.method, "GET");
+        assert_eq!(
+            got.uri,
+            format!(
+                "/dial?secret=s3cr3t&requester_number=%2B15135557611&agent_number=201&agent_id={}&ticket_id=17&requester_id=42",
+                anna.id
+            )
+        );
+
+        // With a helpdesk number chosen, that is the agent's number; POST sends JSON.
+        set_dialer(app, &root, &root_csrf, &format!("{base}/dial?secret=s3cr3t"), "post").await;
+        let chosen = post_form(app, &cookie, "/console/softphone/number", &[("csrf", &csrf), ("number", "+49 30 600")]).await;
+        assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
+        let (status, _) = dial(app, &cookie, &[("csrf", csrf.as_str()), ("number", "tel:+4930555")]).await;
+        assert_eq!(status, StatusCode::OK);
+        let got = seen.lock().unwrap().pop().unwrap();
+        assert_eq!((got.method.as_str(), got.uri.as_str(), got.content_type.as_str()), ("POST", "/dial?secret=s3cr3t", "application/json"));
+        let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"requester_number": "+4930555", "agent_number": "+49 30 600", "agent_id": anna.id,
+                               "ticket_id": null, "requester_id": null})
+        );
+
+        let bad_id = dial(app, &cookie, &[("csrf", csrf.as_str()), ("number", "1"), ("ticket_id", "x")]).await;
+        assert_eq!(bad_id.0, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let (refusing, _) = dialer(500).await;
+        set_dialer(app, &root, &root_csrf, &format!("{refusing}/dial"), "get").await;
+        let (status, outcome) = dial(app, &cookie, &call).await;
+        assert_eq!((status, outcome["ok"].as_bool()), (StatusCode::BAD_GATEWAY, Some(false)));
+        assert_eq!(outcome["message"], "The dialer refused the call (HTTP 500 Internal Server Error).");
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        set_dialer(app, &root, &root_csrf, &format!("http://{closed}/dial"), "get").await;
+        let (status, outcome) = dial(app, &cookie, &call).await;
+        assert_eq!((status, outcome["message"].as_str()), (StatusCode::BAD_GATEWAY, Some("The dialer could not be reached.")));
+    })
+    .await;
+}
