@@ -3,7 +3,10 @@
 //! to element visible) and screenshot paths are written to the test output.
 
 mod board;
+mod freshdesk;
 mod harness;
+mod softphone;
+mod tiny;
 
 use std::time::{Duration, Instant};
 
