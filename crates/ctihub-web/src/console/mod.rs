@@ -9,6 +9,7 @@ mod admin;
 mod board;
 mod calls;
 mod dial;
+mod fields;
 mod pages;
 mod session;
 mod softphone;
@@ -71,6 +72,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/console/admin/cti/token", post(admin::rotate_token))
         .route("/console/admin/cti/freshdesk", post(admin::save_freshdesk))
         .route("/console/admin/softphone", get(softphone::settings_form).post(softphone::save_settings))
+        .route("/console/admin/fields", get(fields::list).post(fields::create))
         .route("/console/softphone/number", post(softphone::choose_number))
         .route("/console/dial", post(dial::dial))
         .route("/console/admin/users", get(users::list).post(users::create))

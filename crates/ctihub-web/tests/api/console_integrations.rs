@@ -440,3 +440,63 @@ async fn click_to_dial_makes_the_server_call_the_dialer_with_every_parameter() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn admins_list_and_define_user_and_ticket_custom_fields() {
+    on_each_app(async |app| {
+        app.user(Role::Agent, "anna@example.com", "anna password").await;
+        app.user(Role::Admin, "root@example.com", "root password").await;
+        let (root, csrf) = sign_in(app, "root@example.com", "root password").await.unwrap();
+        let (anna, anna_csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let path = "/console/admin/fields";
+        assert_eq!(get_page(app, &anna, path).await.0, StatusCode::FORBIDDEN);
+        let (status, html) = get_page(app, &root, path).await;
+        assert_eq!(status, 200);
+        assert_eq!(html.matches("None yet.").count(), 2, "{html}");
+        assert!(html.contains(r#"href="/console/admin/fields" aria-current="page""#), "{html}");
+
+        let field = |target: &'static str, key: &'static str, kind: &'static str, options: &'static str| {
+            [("target", target), ("key", key), ("title", "A field"), ("field_type", kind), ("options", options)]
+        };
+        let with = |csrf: &str, f: [(&'static str, &'static str); 5]| {
+            let mut form: Vec<(String, String)> = f.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            form.push(("csrf".into(), csrf.to_owned()));
+            form
+        };
+        let post = async |cookie: &str, form: Vec<(String, String)>| {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            post_form(app, cookie, path, &form).await
+        };
+        let forged = post(&root, with("", field("user", "city", "text", ""))).await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let by_agent = post(&anna, with(&anna_csrf, field("user", "city", "text", ""))).await;
+        assert_eq!(by_agent.status(), StatusCode::FORBIDDEN);
+
+        let created = post(&root, with(&csrf, field("user", "city", "text", ""))).await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        let created = post(&root, with(&csrf, field("ticket", "tier", "dropdown", "Gold | gold\nsilver\n"))).await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        use ctihub_domain::custom_field::FieldTarget;
+        let tier = &app.store.list_custom_fields(FieldTarget::Ticket).await.unwrap()[0];
+        let options: Vec<(&str, &str)> = tier.options.iter().map(|o| (o.name.as_str(), o.value.as_str())).collect();
+        assert_eq!((tier.key.as_str(), options), ("tier", vec![("Gold", "gold"), ("silver", "silver")]));
+        let (_, html) = get_page(app, &root, path).await;
+        assert!(html.contains("<code>city</code>") && html.contains("<td>gold, silver</td>"), "{html}");
+
+        let taken = post(&root, with(&csrf, field("user", "city", "text", ""))).await;
+        assert_eq!(taken.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = taken.text().await.unwrap();
+        assert!(html.contains("key: is already used by another field"), "{html}");
+        let bad_key = post(&root, with(&csrf, field("user", "1st", "text", ""))).await;
+        assert_eq!(bad_key.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = bad_key.text().await.unwrap();
+        assert!(html.contains("key: must start with a letter"), "{html}");
+        assert!(html.contains(r#"id="field-key" value="1st""#), "what the admin typed stays: {html}");
+        let no_choices = post(&root, with(&csrf, field("ticket", "level", "dropdown", ""))).await;
+        assert_eq!(no_choices.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_choices.text().await.unwrap().contains("a dropdown needs at least one option"));
+        let bad_type = post(&root, with(&csrf, field("ticket", "level", "colour", ""))).await;
+        assert!(bad_type.text().await.unwrap().contains("`colour` is not a field type"));
+    })
+    .await;
+}
