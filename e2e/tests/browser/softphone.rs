@@ -87,6 +87,15 @@ async fn the_softphone_drives_the_console_through_post_message() {
     console.browser.execute(&spoof, vec![]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(console.browser.current_url().await.unwrap(), here, "the page's own message is not the phone's");
+    // The sandbox keeps the softphone from navigating the console itself, even on a click.
+    console.find("#softphone-frame").await.enter_frame().await.unwrap();
+    let link = "const a = document.createElement('a'); a.id = 'away'; a.target = '_top'; \
+                a.href = arguments[0]; a.textContent = 'away'; document.body.append(a);";
+    console.browser.execute(link, vec![json!(console.node.url("/console/board"))]).await.unwrap();
+    console.find("#away").await.click().await.unwrap();
+    console.browser.enter_parent_frame().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(console.browser.current_url().await.unwrap(), here, "no top navigation from the frame");
 
     from_phone(&console, json!({"action": "open_contact", "value": erika.id})).await;
     console.wait_for_text("#user-name", "Erika Mustermann", SECOND * 5).await;
