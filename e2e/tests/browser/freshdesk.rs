@@ -174,3 +174,31 @@ async fn a_new_pop_while_the_previous_calls_widget_is_open_tickets_the_previous_
     assert!(console.browser.find(Locator::Css("#ticket-subject")).await.is_ok());
     console.close().await;
 }
+
+#[tokio::test]
+async fn with_the_new_ticket_option_the_widget_shows_the_calls_ticket_and_nothing_to_file() {
+    let console = Console::start().await;
+    let (_, erika) = desk_and_caller(&console).await;
+    let ada = console.user(Role::Admin, "Ada Admin", "ada@example.com", "ada password").await;
+    let key = api_key(&console, &ada).await;
+    console.sign_in("ada@example.com", "ada password").await;
+    console.goto("/console/admin/cti").await;
+    console.find("#freshdesk-new-ticket").await.click().await.unwrap();
+    console.find("#save-freshdesk").await.click().await.unwrap();
+    console.wait_for("#freshdesk-new-ticket[checked]", SECOND * 5).await;
+    console.live().await;
+
+    let body = json!({"requester_phone": FROM, "responder_id": ada.id, "call_reference_id": "fd-opt-1"});
+    let (posted, answer) = pop(&console, &key, body).await;
+    let ticket_id = answer["ticket_id"].as_i64().expect("a ticket as the call comes in");
+    console.wait_for_text("#pop #pop-linked", &format!("#{ticket_id}"), SECOND * 5).await;
+    report(&format!(
+        "screen pop (Freshdesk, New Ticket option): {} ms after the POST",
+        shown_after(&console, "#pop", posted).await
+    ));
+    console.wait_for_text("#pop .caller-name", "Erika Mustermann", SECOND).await;
+    console.wait_for_text("#pop .filed", "nothing to file", SECOND).await;
+    assert_eq!(console.count("#pop #notepad, #pop #pop-new-ticket, #pop #pop-link").await, 0);
+    assert_eq!(console.store().get_ticket(ticket_id).await.unwrap().requester_id, erika.id);
+    console.close().await;
+}
