@@ -58,6 +58,10 @@ fn answer(headers: &HeaderMap, status: StatusCode, message: String) -> Response 
     if headers.contains_key(FETCH_HEADER) {
         return (status, Json(Outcome { ok: status.is_success(), message })).into_response();
     }
+    // Posted without the script (a hand-made form): back to the page, or a page saying why not.
+    if status.is_success() {
+        return super::done_or_back(headers, "/console/journal");
+    }
     super::error_page(status, &message)
 }
 

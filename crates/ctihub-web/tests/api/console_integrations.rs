@@ -146,6 +146,7 @@ async fn the_widget_files_a_freshdesk_call_as_the_pop_api_would() {
         assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY, "a tied call is not filed twice");
         let (_, html) = get_page(app, &cookie, &format!("/console/pop?call_id={call_id}")).await;
         assert!(html.contains("nothing to file") && !html.contains("pop-new-ticket"), "{html}");
+        assert!(html.contains(r#"id="pop-forward""#), "a filed call can still be forwarded: {html}");
 
         let pop = serde_json::json!({"requester_phone": CALLER, "responder_id": anna.id, "call_reference_id": "w-2"});
         let call_id = freshdesk_pop(app, &key, pop).await["id"].as_i64().unwrap();
