@@ -232,8 +232,20 @@ pub enum CtiCommand {
     /// Manage the notify map (which agents hear about a queue or called number)
     #[command(subcommand)]
     Notify(CtiNotifyCommand),
+    /// Set Freshdesk CTI options
+    Freshdesk {
+        /// The "New Ticket" option: a call to an online agent gets a new ticket as it comes in
+        #[arg(long, value_enum, value_name = "on|off")]
+        new_ticket: Switch,
+    },
     /// Print the whole configuration as JSON
     Show,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]

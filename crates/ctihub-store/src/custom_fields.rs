@@ -74,7 +74,16 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(|e| map_unique(e, &[("field_key", "key", "is already used by another field")]))?;
+            // SQLite names the columns, PostgreSQL the index.
+            .map_err(|e| {
+                map_unique(
+                    e,
+                    &[
+                        ("field_key", "key", "is already used by another field"),
+                        ("custom_fields_target_key_key", "key", "is already used by another field"),
+                    ],
+                )
+            })?;
             tx.commit().await?;
             id
         });

@@ -70,7 +70,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
-        .merge(console::router())
+        .merge(console::router(state.clone()))
         .merge(zammad::router())
         .merge(sipgate::router())
         .merge(placetel::router())

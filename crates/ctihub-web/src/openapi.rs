@@ -23,6 +23,8 @@ use crate::native;
         native::cti_admin::get_config,
         native::cti_admin::put_config,
         native::cti_admin::rotate_token,
+        native::freshdesk_cti::get_settings,
+        native::freshdesk_cti::put_settings,
         native::presence::list,
         native::presence::set,
         native::events::stream,

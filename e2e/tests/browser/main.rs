@@ -1,9 +1,13 @@
 //! The agent console in headless Chromium against a live ctihub: sign-in, incoming-call toasts,
-//! screen pops, the live journal, do-not-disturb, and a node restart. Pop latencies (event POST
+//! screen pops, the live journal, do-not-disturb, and a node restart; Freshdesk's widget
+//! (`freshdesk`), the softphone slot and click-to-dial (`softphone`). Pop latencies (event POST
 //! to element visible) and screenshot paths are written to the test output.
 
 mod board;
+mod freshdesk;
 mod harness;
+mod softphone;
+mod tiny;
 
 use std::time::{Duration, Instant};
 

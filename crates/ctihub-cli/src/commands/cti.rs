@@ -10,7 +10,7 @@ use ctihub_web::cti::config::new_token;
 use ctihub_web::cti::{load_config, push_path, save_config};
 
 use super::open_store;
-use crate::cli::{CtiBlockCommand, CtiCommand, CtiNotifyCommand, CtiRouteCommand, CtiTokenCommand};
+use crate::cli::{CtiBlockCommand, CtiCommand, CtiNotifyCommand, CtiRouteCommand, CtiTokenCommand, Switch};
 use crate::config::Settings;
 
 pub async fn run(settings: &Settings, command: CtiCommand) -> anyhow::Result<ExitCode> {
@@ -127,8 +127,16 @@ async fn apply(store: &Store, config: &mut CtiConfig, command: CtiCommand) -> an
             }
             Change::Saved
         }
+        CtiCommand::Freshdesk { new_ticket } => {
+            // A document of its own, which the Freshdesk pop reads on every request.
+            let mut freshdesk = ctihub_web::freshdesk::load_config(store).await?;
+            freshdesk.new_ticket = new_ticket == Switch::On;
+            ctihub_web::freshdesk::save_config(store, &freshdesk).await?;
+            return Ok(None);
+        }
         CtiCommand::Show => {
             let mut shown = serde_json::to_value(&*config)?;
+            shown["freshdesk"] = serde_json::to_value(ctihub_web::freshdesk::load_config(store).await?)?;
             shown["push_path"] = serde_json::json!(config.token.as_deref().map(push_path));
             shown["default_region"] = serde_json::json!(store.phones().region().code());
             Change::Print(serde_json::to_string_pretty(&shown)?)

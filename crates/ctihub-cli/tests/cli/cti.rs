@@ -59,7 +59,24 @@ fn cti_commands_explain_what_is_wrong() {
     assert!(out.stderr.contains("carl@example.com is not an agent"), "{out:?}");
     let out = sandbox.run(&["cti", "block", "remove", "12345"]);
     assert!(out.stderr.contains("12345 is not on the block list"), "{out:?}");
+    let out = sandbox.run(&["cti", "freshdesk", "--new-ticket", "maybe"]);
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("possible values: on, off"), "{out:?}");
     let out = sandbox.run(&["cti", "route", "add", "", "4930"]);
     assert!(!out.status.success(), "an empty pattern is refused: {out:?}");
     assert!(out.stderr.contains("outbound.routing_table[0].dest"), "{out:?}");
+}
+
+#[test]
+fn freshdesks_new_ticket_option_is_switched_on_the_command_line_and_shown() {
+    let sandbox = Sandbox::new();
+    let shown = |sandbox: &Sandbox| -> serde_json::Value {
+        serde_json::from_str(&sandbox.run(&["cti", "show"]).success().stdout).unwrap()
+    };
+    assert_eq!(shown(&sandbox)["freshdesk"]["new_ticket"], false);
+    let out = sandbox.run(&["cti", "freshdesk", "--new-ticket", "on"]).success();
+    assert_eq!(out.stdout, "", "nothing to print");
+    assert_eq!(shown(&sandbox)["freshdesk"]["new_ticket"], true);
+    sandbox.run(&["cti", "freshdesk", "--new-ticket", "off"]).success();
+    assert_eq!(shown(&sandbox)["freshdesk"]["new_ticket"], false);
 }

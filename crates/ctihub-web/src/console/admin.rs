@@ -14,6 +14,7 @@ use super::session::{Admin, ConsoleForm, Refusal};
 use crate::AppState;
 use crate::cti::config::new_token;
 use crate::cti::{load_config, push_path, save_config};
+use crate::freshdesk::FreshdeskCtiConfig;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "console/admin_cti.html")]
@@ -28,10 +29,12 @@ pub(crate) struct CtiPage {
     notify_map: String,
     view_limit: i64,
     retention_days: i64,
+    /// Freshdesk's "New Ticket" option (a document of its own, read by the Freshdesk pop).
+    freshdesk_new_ticket: bool,
     error: String,
 }
 
-fn page(layout: Layout, config: &CtiConfig, region: &str, error: String) -> CtiPage {
+fn page(layout: Layout, config: &CtiConfig, region: &str, freshdesk: &FreshdeskCtiConfig, error: String) -> CtiPage {
     CtiPage {
         layout,
         enabled: config.enabled,
@@ -63,6 +66,7 @@ fn page(layout: Layout, config: &CtiConfig, region: &str, error: String) -> CtiP
             .join("\n"),
         view_limit: config.view_limit,
         retention_days: config.retention_days,
+        freshdesk_new_ticket: freshdesk.new_ticket,
         error,
     }
 }
@@ -144,8 +148,9 @@ fn apply(form: &CtiForm, config: &mut CtiConfig) -> Result<(), String> {
 
 pub(crate) async fn cti_form(State(state): State<AppState>, Admin(admin): Admin) -> Result<CtiPage, Refusal> {
     let config = load_config(&state.store).await?;
+    let freshdesk = crate::freshdesk::load_config(&state.store).await?;
     let layout = Layout::new(&state, &admin, "CTI settings", "admin").await?;
-    Ok(page(layout, &config, state.store.phones().region().code(), String::new()))
+    Ok(page(layout, &config, state.store.phones().region().code(), &freshdesk, String::new()))
 }
 
 pub(crate) async fn save_cti(
@@ -173,8 +178,9 @@ pub(crate) async fn save_cti(
     match outcome {
         Ok(()) => Ok(Redirect::to("/console/admin/cti").into_response()),
         Err(error) => {
+            let freshdesk = crate::freshdesk::load_config(&state.store).await?;
             let layout = Layout::new(&state, &agent, "CTI settings", "admin").await?;
-            let mut shown = page(layout, &config, &region, error);
+            let mut shown = page(layout, &config, &region, &freshdesk, error);
             // Show what the admin typed, not the stored values, so nothing is lost.
             shown.block_list = form.block_list;
             shown.routing_table = form.routing_table;
@@ -198,6 +204,27 @@ pub(crate) async fn rotate_token(
     let mut config = load_config(&state.store).await?;
     config.token = Some(new_token());
     save_config(&state.store, &config).await?;
+    Ok(Redirect::to("/console/admin/cti").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FreshdeskForm {
+    /// A checkbox: present when ticked.
+    new_ticket: Option<String>,
+}
+
+/// Freshdesk's options are a form of their own: saving them must not resubmit (and possibly
+/// fail on) the generic integration's rules.
+pub(crate) async fn save_freshdesk(
+    State(state): State<AppState>,
+    ConsoleForm(agent, form): ConsoleForm<FreshdeskForm>,
+) -> Result<Response, Refusal> {
+    if !agent.is_admin() {
+        return Err(Refusal::Forbidden("This page is for admins only."));
+    }
+    let mut config = crate::freshdesk::load_config(&state.store).await?;
+    config.new_ticket = form.new_ticket.is_some();
+    crate::freshdesk::save_config(&state.store, &config).await?;
     Ok(Redirect::to("/console/admin/cti").into_response())
 }
 

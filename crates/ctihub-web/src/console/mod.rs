@@ -7,8 +7,12 @@
 
 mod admin;
 mod board;
+mod calls;
+mod dial;
+mod fields;
 mod pages;
 mod session;
+mod softphone;
 mod tickets;
 mod users;
 
@@ -41,7 +45,7 @@ const JS: &str = include_str!("assets/console.js");
 /// is noise, not help.
 const REPLAY_WINDOW_MS: Millis = 10 * 60 * 1000;
 
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/journal") }))
         .route("/console/login", get(login_form).post(login))
@@ -57,6 +61,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/journal/done-all", post(pages::mark_all_done))
         .route("/console/pop", get(pages::pop))
         .route("/console/calls/{id}/file", post(tickets::file_call))
+        .route("/console/calls/{id}/forward", post(calls::forward))
+        .route("/console/calls/{id}/notepad", post(calls::save_notepad))
         .route("/console/users/{id}", get(pages::user_profile))
         .route("/console/tickets", post(tickets::create))
         .route("/console/tickets/new", get(tickets::new_form))
@@ -64,6 +70,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/tickets/{id}/comments", post(tickets::comment))
         .route("/console/admin/cti", get(admin::cti_form).post(admin::save_cti))
         .route("/console/admin/cti/token", post(admin::rotate_token))
+        .route("/console/admin/cti/freshdesk", post(admin::save_freshdesk))
+        .route("/console/admin/softphone", get(softphone::settings_form).post(softphone::save_settings))
+        .route("/console/admin/fields", get(fields::list).post(fields::create))
+        .route("/console/softphone/number", post(softphone::choose_number))
+        .route("/console/dial", post(dial::dial))
         .route("/console/admin/users", get(users::list).post(users::create))
         .route("/console/admin/users/{id}", get(users::edit_form).post(users::update))
         .route("/console/admin/users/{id}/active", post(users::set_active))
@@ -71,7 +82,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/admin/tokens/{id}/revoke", post(users::revoke_token))
         .route("/console/assets/console.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/console/assets/console.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(state, security_headers))
 }
 
 /// Changes with the assets' content, so they can be cached for good under a versioned URL.
@@ -88,13 +99,29 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 
 /// The console runs no inline script and loads nothing from elsewhere, so a strict policy costs
 /// nothing and turns an escaping mistake into a blocked script instead of an exploit.
-/// Recordings may live on the PBX's or provider's host.
-async fn security_headers(mut response: Response) -> Response {
+/// Recordings may live on the PBX's or provider's host; pages may frame the admin's softphone,
+/// and nothing else.
+async fn security_headers(State(state): State<AppState>, mut response: Response) -> Response {
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let softphone = match is_page {
+        true => softphone::load(&state.store).await.ok().and_then(|s| softphone::frame_origin(&s)),
+        false => None,
+    };
+    let frame_src = softphone.map(|origin| format!("frame-src {origin}; ")).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; {frame_src}script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         media-src 'self' https: http:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+         base-uri 'none'; object-src 'none'"
+    );
     let headers = response.headers_mut();
-    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-               media-src 'self' https: http:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
-               base-uri 'none'; object-src 'none'";
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    // An origin that is not a valid header value cannot come from a parsed URL; framing nothing
+    // is the safe answer if it ever did.
+    let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -117,6 +144,8 @@ pub(crate) struct Layout {
     pub asset_v: &'static str,
     /// Where the live channel starts when this tab has not seen an event yet.
     pub last_event_id: Id,
+    /// The softphone slot, helpdesk numbers and click-to-dial.
+    pub phone: softphone::TopBar,
 }
 
 impl Layout {
@@ -144,6 +173,7 @@ impl Layout {
             presence: presence.as_str(),
             asset_v: asset_version(),
             last_event_id: state.store.last_hub_event_id().await.map_err(internal)?,
+            phone: softphone::top_bar(&state.store, agent.user.id).await.map_err(internal)?,
         })
     }
 }

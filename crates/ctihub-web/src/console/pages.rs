@@ -20,6 +20,7 @@ use super::{Layout, done_or_back, iso, staff};
 use crate::AppState;
 use crate::cti::load_config;
 use crate::cti::view::{self, JournalEntry, display_name};
+use crate::freshdesk::widget;
 use crate::native::journal::{JournalQuery, filter_for, mark_calls, mark_matching};
 
 /// The journal's filters as the page's form sends them (empty fields mean "any").
@@ -101,6 +102,8 @@ pub(crate) struct Row {
     pub ticket_id: Option<Id>,
     /// The customer's number for call-back.
     pub callback: String,
+    /// Who the customer is, for click-to-dial: the call's end-user, else the best match.
+    pub customer_id: Option<Id>,
     pub outcome: String,
 }
 
@@ -150,6 +153,10 @@ pub(crate) fn row(entry: &JournalEntry, agents: &HashMap<Id, String>) -> Row {
             let customer = if data.direction == Direction::Outbound { &entry.to } else { &entry.from };
             customer.key.clone().unwrap_or_else(|| data.customer_line().trim().to_owned())
         },
+        customer_id: data.end_user_id.or_else(|| {
+            let matches = if data.direction == Direction::Outbound { &entry.to_matches } else { &entry.from_matches };
+            matches.first().map(|m| m.user.id)
+        }),
         outcome,
     }
 }
@@ -295,6 +302,8 @@ pub(crate) struct CardUser {
     pub role: &'static str,
     pub email: String,
     pub organization: String,
+    /// Where the caller is, from a `location`, `address` or `city` custom field.
+    pub location: String,
     pub phones: Vec<String>,
     pub open: Vec<TicketLine>,
     pub closed: Vec<TicketLine>,
@@ -316,6 +325,13 @@ pub(crate) async fn card_user(state: &AppState, user: &User, maybe: bool) -> Res
         role: user.role.as_str(),
         email: user.email.clone().unwrap_or_default(),
         organization,
+        location: ["location", "address", "city"]
+            .iter()
+            .filter_map(|key| user.custom_fields.get(*key).and_then(|v| v.as_str()))
+            .map(str::trim)
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+            .to_owned(),
         phones: user.phones.iter().map(|p| p.raw.clone()).collect(),
         open,
         closed,
@@ -345,6 +361,12 @@ pub(crate) struct PopCard {
     users: Vec<CardUser>,
     ticket: Option<TicketLine>,
     linked: Option<Id>,
+    /// A call from Freshdesk's CTI API: filed by its rules, and forwardable.
+    freshdesk: bool,
+    /// Whether the agent may still file the call (Freshdesk: not tied yet).
+    can_file: bool,
+    /// Who the call can be forwarded to.
+    agents: Vec<(Id, String)>,
 }
 
 pub(crate) async fn pop(
@@ -361,9 +383,21 @@ pub(crate) async fn pop(
     for m in state.store.identify_caller(customer_line).await? {
         users.push(card_user(&state, &m.user, m.level == CallerLevel::Maybe).await?);
     }
-    let ticket = match params.ticket_id {
+    let freshdesk = widget::reference(&call).is_some();
+    // Freshdesk names the requester; they may have no number the caller index knows.
+    if let Some(id) = data.end_user_id.filter(|id| freshdesk && !users.iter().any(|u| u.id == *id)) {
+        users.insert(0, card_user(&state, &state.store.get_user(id).await?, false).await?);
+    }
+    // The ticket a Freshdesk pop named (`ticket_id`) is shown until the call is tied.
+    let named = params.ticket_id.or_else(|| if freshdesk { widget::named_ticket(&call) } else { None });
+    let ticket = match named {
         Some(id) => Some(ticket_line(&state.store.get_ticket(id).await?)),
         None => None,
+    };
+    let agents = if freshdesk {
+        staff(&state).await?.into_iter().filter(|(id, _)| *id != agent.user.id).collect()
+    } else {
+        Vec::new()
     };
     let inbound = data.direction != Direction::Outbound;
     let other_side = if inbound { &data.to_line } else { &data.from_line };
@@ -380,6 +414,9 @@ pub(crate) async fn pop(
         users,
         ticket,
         linked: data.ticket_id,
+        freshdesk,
+        can_file: !freshdesk || data.ticket_id.is_none(),
+        agents,
     })
 }
 

@@ -18,6 +18,7 @@ use super::session::{Agent, ConsoleForm, Refusal};
 use super::{Layout, iso, staff};
 use crate::AppState;
 use crate::cti::view::display_name;
+use crate::freshdesk::widget;
 use crate::hub::kinds;
 
 /// A voice comment's call part, from the call as it stands.
@@ -170,6 +171,9 @@ pub(crate) async fn file_call(
     ConsoleForm(agent, form): ConsoleForm<FileForm>,
 ) -> Result<Response, Refusal> {
     let call = state.store.get_call(call_id).await?;
+    if widget::reference(&call).is_some() {
+        return file_freshdesk_call(&state, &agent, call, form).await;
+    }
     let ticket_id = match form.action.as_str() {
         "create" => {
             let requester = requester(&state, &form.customer, Some(&call)).await?;
@@ -182,20 +186,41 @@ pub(crate) async fn file_call(
             id
         }
         "link" => {
-            let chosen = [form.ticket_number.trim(), form.ticket.trim()].into_iter().find(|t| !t.is_empty());
-            let Some(chosen) = chosen else {
-                return Err(Refusal::BadForm("pick a ticket to link the call to".into()));
-            };
-            let id: Id = chosen
-                .trim_start_matches('#')
-                .parse()
-                .map_err(|_| Refusal::BadForm(format!("`{chosen}` is not a ticket number")))?;
+            let id = chosen_ticket(&form)?;
             state.store.get_ticket(id).await?;
             attach_call(&state, &agent, &call, id, &form.note, true).await?;
             id
         }
         other => return Err(Refusal::BadForm(format!("unknown action `{other}`"))),
     };
+    Ok(Redirect::to(&format!("/console/tickets/{ticket_id}")).into_response())
+}
+
+/// The ticket typed in, else the one picked from the card's list.
+fn chosen_ticket(form: &FileForm) -> Result<Id, Refusal> {
+    let chosen = [form.ticket_number.trim(), form.ticket.trim()].into_iter().find(|t| !t.is_empty());
+    let Some(chosen) = chosen else {
+        return Err(Refusal::BadForm("pick a ticket to link the call to".into()));
+    };
+    chosen.trim_start_matches('#').parse().map_err(|_| Refusal::BadForm(format!("`{chosen}` is not a ticket number")))
+}
+
+/// A Freshdesk call is tied the way its pops tie calls (the details API then reports it, the
+/// time entry stops, the note carries the reference, recording and call info).
+async fn file_freshdesk_call(state: &AppState, agent: &Agent, call: Call, form: FileForm) -> Result<Response, Refusal> {
+    // The pop named the requester; the agent may pick another of the caller's matches.
+    let requester = match (form.customer.trim(), call.data.end_user_id) {
+        ("", Some(id)) => id,
+        _ => requester(state, &form.customer, Some(&call)).await?,
+    };
+    let requester = state.store.get_user(requester).await?;
+    let target = match form.action.as_str() {
+        "create" => widget::Tie::New { subject: Some(form.subject.clone()) },
+        "link" => widget::Tie::Existing(chosen_ticket(&form)?),
+        other => return Err(Refusal::BadForm(format!("unknown action `{other}`"))),
+    };
+    let call = widget::tie(state, call, target, &requester, &agent.user, &form.note).await?;
+    let ticket_id = call.data.ticket_id.ok_or_else(|| Refusal::Internal("a tied call without a ticket".into()))?;
     Ok(Redirect::to(&format!("/console/tickets/{ticket_id}")).into_response())
 }
 
@@ -339,6 +364,8 @@ pub(crate) struct TicketPage {
     ticket_type: &'static str,
     channel: &'static str,
     requester: (Id, String),
+    /// The requester's numbers, as click-to-dial links.
+    requester_phones: Vec<String>,
     organization: String,
     tags: Vec<String>,
     custom_fields: Vec<(String, String)>,
@@ -413,6 +440,7 @@ pub(crate) async fn show(
         ticket_type: ticket.ticket_type.map_or("", |t| t.as_str()),
         channel: ticket.via.channel.as_str(),
         requester: (requester.id, display_name(&requester).to_owned()),
+        requester_phones: requester.phones.iter().map(|p| p.raw.clone()).collect(),
         organization,
         tags: ticket.tags.clone(),
         custom_fields: ticket.custom_fields.iter().map(|(k, v)| (k.clone(), field_text(v))).collect(),

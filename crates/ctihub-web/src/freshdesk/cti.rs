@@ -51,6 +51,8 @@ const TIMER_STOPPED: &str = "freshdesk_timer_stopped_at";
 const NOTE_ID: &str = "freshdesk_note_id";
 const LINKED_TICKET: &str = "freshdesk_linked_ticket_id";
 const CALL_INFO: &str = "freshdesk_call_info";
+/// The agent's notepad while the call is not tied yet; becomes a private note when it is.
+pub(super) const NOTEPAD: &str = "freshdesk_notepad";
 
 /// The admin's Freshdesk CTI options.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -300,9 +302,10 @@ pub(crate) async fn is_online(store: &Store, agent: Id) -> Result<bool, Freshdes
     Ok(store.has_live_console_session(agent, now_millis()).await?)
 }
 
-/// What a pop ties the call to.
-enum Target {
-    NewTicket,
+/// What a pop (or the console's widget) ties the call to.
+pub(super) enum Target {
+    /// A new ticket; the widget may name its subject.
+    NewTicket(Option<String>),
     Existing(Id),
 }
 
@@ -383,15 +386,15 @@ pub(crate) async fn pop(
     let tied = call.data.ticket_id.is_some();
     let linked = input.ticket_id.or_else(|| linked_ticket(&call.data));
     let target = if input.new_ticket {
-        Some(Target::NewTicket)
+        Some(Target::NewTicket(None))
     } else if tied {
         None
     } else if !online {
-        Some(linked.map_or(Target::NewTicket, Target::Existing))
+        Some(linked.map_or(Target::NewTicket(None), Target::Existing))
     } else if config.new_ticket {
-        Some(Target::NewTicket)
+        Some(Target::NewTicket(None))
     } else if input.call_url.is_some() {
-        Some(linked.map_or(Target::NewTicket, Target::Existing))
+        Some(linked.map_or(Target::NewTicket(None), Target::Existing))
     } else {
         None
     };
@@ -409,7 +412,7 @@ pub(crate) async fn pop(
         }
     };
 
-    screen_pop(&state, &call, &requester, responder.id, &input).await?;
+    screen_pop(&state, &call, requester.id, responder.id, &input.call_reference_id, input.ticket_id).await?;
     state.hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_id": call.id})).await?;
     Ok(json_response(StatusCode::CREATED, &render_pop(&call, &input)))
 }
@@ -477,18 +480,18 @@ async fn dispose_previous_calls(state: &AppState, agent: &User, reference: &str)
             Err(e) => return Err(e.into()),
         };
         let parts = NoteParts::of_call(&call);
-        let call = associate(state, call, Target::NewTicket, &requester, agent, &parts).await?;
+        let call = associate(state, call, Target::NewTicket(None), &requester, agent, &parts).await?;
         state.hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_id": call.id})).await?;
     }
     Ok(())
 }
 
-fn linked_ticket(data: &CallData) -> Option<Id> {
+pub(super) fn linked_ticket(data: &CallData) -> Option<Id> {
     data.details.get(LINKED_TICKET).and_then(Value::as_i64)
 }
 
 /// What the note about a call says: from this pop, or from what earlier pops stored.
-struct NoteParts {
+pub(super) struct NoteParts {
     reference: String,
     call_url: Option<String>,
     call_info: Vec<(String, Value)>,
@@ -503,7 +506,7 @@ impl NoteParts {
         }
     }
 
-    fn of_call(call: &Call) -> NoteParts {
+    pub(super) fn of_call(call: &Call) -> NoteParts {
         let reference = call.external_refs.iter().find(|r| r.source == SOURCE).map(|r| r.external_id.clone());
         let call_info = match call.data.details.get(CALL_INFO) {
             Some(Value::Object(info)) => info.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -552,7 +555,8 @@ async fn add_note(
 }
 
 /// Tie the call to a new ticket or, as a private note, to an existing one; the time entry stops.
-async fn associate(
+/// The agent's notepad, if any, follows as a private note of its own.
+pub(super) async fn associate(
     state: &AppState,
     call: Call,
     target: Target,
@@ -568,13 +572,13 @@ async fn associate(
             data.ticket_id = Some(ticket_id);
             data.details.insert(NOTE_ID.into(), json!(note_id));
         }
-        Target::NewTicket => {
+        Target::NewTicket(subject) => {
             let (body, voice) = note(&call, responder, input);
             let caller =
                 if call.data.from_line.is_empty() { requester.name.clone() } else { call.data.from_line.clone() };
             let ticket = store
                 .create_ticket(NewTicket {
-                    subject: format!("Call from {caller}"),
+                    subject: subject.unwrap_or_else(|| format!("Call from {caller}")),
                     description: body.clone(),
                     requester_id: requester.id,
                     submitter_id: Some(responder.id),
@@ -602,25 +606,33 @@ async fn associate(
             data.details.remove(NOTE_ID);
         }
     }
+    if let Some(Value::String(notes)) = data.details.remove(NOTEPAD)
+        && let Some(ticket_id) = data.ticket_id
+        && !notes.trim().is_empty()
+    {
+        let body = notes.trim().to_owned();
+        store.add_comment(NewComment { ticket_id, author_id: responder.id, body, public: false, voice: None }).await?;
+    }
     data.details.insert(TIMER_STOPPED.into(), json!(now_millis()));
     Ok(store.update_call(call.id, &data, None).await?)
 }
 
 /// Open the pop in the responder's console: the call's ticket once it has one, else the ticket
 /// the request names, else the requester.
-async fn screen_pop(
+pub(super) async fn screen_pop(
     state: &AppState,
     call: &Call,
-    requester: &User,
+    requester: Id,
     responder: Id,
-    input: &PopInput,
+    reference: &str,
+    named_ticket: Option<Id>,
 ) -> Result<(), FreshdeskError> {
-    let ticket = call.data.ticket_id.or(input.ticket_id).or_else(|| linked_ticket(&call.data));
+    let ticket = call.data.ticket_id.or(named_ticket).or_else(|| linked_ticket(&call.data));
     let mut payload = json!({
         "call_id": call.id,
         "source": SOURCE,
-        "call_reference_id": input.call_reference_id,
-        "user_id": requester.id,
+        "call_reference_id": reference,
+        "user_id": requester,
         "can_link": call.data.ticket_id.is_none(),
     });
     match ticket {
@@ -631,7 +643,7 @@ async fn screen_pop(
         }
         None => {
             payload["screen"] = json!("user_profile");
-            payload["url"] = json!(format!("/console/users/{}", requester.id));
+            payload["url"] = json!(format!("/console/users/{requester}"));
         }
     }
     state.hub.publish(kinds::SCREEN_POP, Some(&[responder]), payload).await?;

@@ -13,6 +13,7 @@
 mod cti;
 mod error;
 mod rest;
+pub(crate) mod widget;
 
 use axum::Router;
 use axum::body::Bytes;

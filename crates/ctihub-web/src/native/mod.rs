@@ -4,6 +4,7 @@
 pub(crate) mod callers;
 pub(crate) mod cti_admin;
 pub(crate) mod events;
+pub(crate) mod freshdesk_cti;
 pub(crate) mod journal;
 pub(crate) mod presence;
 pub(crate) mod tokens;
@@ -29,6 +30,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/journal/done-all", post(journal::mark_all))
         .route("/cti/config", get(cti_admin::get_config).put(cti_admin::put_config))
         .route("/cti/token", post(cti_admin::rotate_token))
+        .route("/freshdesk/cti", get(freshdesk_cti::get_settings).put(freshdesk_cti::put_settings))
         .route("/presence", get(presence::list).put(presence::set))
         .route("/events", get(events::stream))
 }

@@ -90,6 +90,8 @@ async fn openapi_documents_every_native_route() {
             ("/api/hub/cti/config", "get"),
             ("/api/hub/cti/config", "put"),
             ("/api/hub/cti/token", "post"),
+            ("/api/hub/freshdesk/cti", "get"),
+            ("/api/hub/freshdesk/cti", "put"),
             ("/api/hub/presence", "get"),
             ("/api/hub/presence", "put"),
             ("/api/hub/events", "get"),

@@ -637,3 +637,33 @@ async fn a_freshdesk_call_can_be_read_and_patched_through_the_tpe_calls_api() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn admins_set_the_new_ticket_option_through_the_native_api_and_pops_follow_it() {
+    on_each_app(async |app| {
+        let (anna, key) = app.user(Role::Agent, "anna@example.com", "pw").await;
+        let (_, admin_key) = app.user(Role::Admin, "root@example.com", "pw").await;
+        sign_in_console(app, &anna).await;
+        let url = app.url("/api/hub/freshdesk/cti");
+        let put = |token: &str, body: Value| app.client.put(&url).bearer_auth(token).json(&body).send();
+
+        let shown: Value = app.client.get(&url).bearer_auth(&admin_key).send().await.unwrap().json().await.unwrap();
+        assert_eq!(shown, json!({"new_ticket": false}));
+        assert_eq!(put(&key, json!({"new_ticket": true})).await.unwrap().status(), 403, "agents may not");
+        let typo = put(&admin_key, json!({"new_tickets": true})).await.unwrap();
+        assert_eq!(typo.status(), 422, "a misspelled option is refused");
+        let wrong = put(&admin_key, json!({"new_ticket": "yes"})).await.unwrap();
+        assert_eq!(wrong.status(), 422);
+        assert!(wrong.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("new_ticket"));
+
+        let body = |reference: &str| json!({"requester_phone": CALLER, "responder_id": anna.id, "call_reference_id": reference});
+        assert_eq!(pop(app, &key, body("opt-1")).await["ticket_id"], Value::Null, "off: the online agent decides");
+        let saved = put(&admin_key, json!({"new_ticket": true})).await.unwrap();
+        assert_eq!(saved.status(), 200);
+        assert_eq!(saved.json::<Value>().await.unwrap(), json!({"new_ticket": true}));
+        assert!(pop(app, &key, body("opt-2")).await["ticket_id"].is_i64(), "on: a ticket as the call comes in");
+        put(&admin_key, json!({"new_ticket": false})).await.unwrap();
+        assert_eq!(pop(app, &key, body("opt-3")).await["ticket_id"], Value::Null);
+    })
+    .await;
+}

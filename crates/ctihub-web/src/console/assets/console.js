@@ -142,6 +142,21 @@
     if (e.key === 'Escape') closePop();
   });
 
+  // A Freshdesk call keeps the notepad on the server until it is filed, so a call ticketed
+  // without the agent (the next call's pop, a recording arriving) still gets the notes.
+  let notepadTimer = null;
+  document.addEventListener('input', function (e) {
+    if (e.target.id !== 'notepad') return;
+    const card = e.target.closest('#pop-card[data-freshdesk]');
+    if (!card) return;
+    clearTimeout(notepadTimer);
+    const note = e.target.value;
+    notepadTimer = setTimeout(function () {
+      post('/console/calls/' + encodeURIComponent(card.dataset.callId) + '/notepad', { note: note })
+        .catch(function () {});
+    }, 300);
+  });
+
   function closePop() {
     const aside = document.getElementById('pop');
     if (aside) aside.hidden = true;
@@ -207,6 +222,144 @@
     }
     if (select && change.user_id === me) select.value = change.status;
   }
+
+  // --- notices ------------------------------------------------------------------------------
+
+  function notice(text, kind) {
+    const box = document.getElementById('toasts');
+    if (!box || !text) return;
+    const toast = document.createElement('div');
+    toast.className = 'toast notice ' + (kind || 'info');
+    toast.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.textContent = '×';
+    close.setAttribute('aria-label', 'Dismiss');
+    close.onclick = function () { toast.remove(); };
+    const message = document.createElement('span');
+    message.className = 'notice-text';
+    message.textContent = String(text).slice(0, 500);
+    toast.append(close, message);
+    toast.dataset.shownAt = String(Date.now());
+    box.append(toast);
+    setTimeout(function () { toast.remove(); }, 10000);
+  }
+
+  // --- softphone slot -----------------------------------------------------------------------
+  // The admin's softphone page, framed under the top bar and hidden until shown. It talks to
+  // the console with window.parent.postMessage: Freshdesk's CTI actions (show_softphone,
+  // open_ticket, open_contact) and ours (hide_softphone, notify, resize). Only messages from
+  // that frame and its origin are heard. The same actions are a script API on window.ctihub.
+
+  const SHOWN = 'ctihub.softphoneShown';
+  const slot = document.getElementById('softphone');
+  const frame = document.getElementById('softphone-frame');
+  const toggle = document.getElementById('softphone-toggle');
+
+  function setShown(shown) {
+    if (!slot) return;
+    slot.hidden = !shown;
+    if (toggle) toggle.setAttribute('aria-expanded', String(shown));
+    // Pages are full loads: the slot stays open from one page to the next.
+    sessionStorage.setItem(SHOWN, shown ? '1' : '');
+    if (shown) slot.dataset.shownAt = String(Date.now());
+  }
+
+  function positiveId(value) {
+    let id = NaN;
+    if (typeof value === 'number') id = value;
+    else if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) id = Number(value);
+    return Number.isSafeInteger(id) && id > 0 ? id : null;
+  }
+
+  function between(value, min, max) {
+    const n = Number(value);
+    return Number.isFinite(n) && n > 0 ? Math.round(Math.min(Math.max(n, min), max)) : null;
+  }
+
+  const softphone = Object.freeze({
+    open: function () { setShown(true); },
+    close: function () { setShown(false); },
+    toggle: function () { setShown(Boolean(slot && slot.hidden)); },
+    notify: function (text) { if (typeof text === 'string' || typeof text === 'number') notice(String(text), 'info'); },
+    resize: function (width, height) {
+      if (!frame) return;
+      const w = between(width, 160, 1600);
+      const h = between(height, 80, 1200);
+      if (w) frame.style.width = w + 'px';
+      if (h) frame.style.height = h + 'px';
+    },
+  });
+  window.ctihub = Object.freeze({ softphone: softphone });
+
+  const actions = {
+    show_softphone: function () { softphone.open(); },
+    hide_softphone: function () { softphone.close(); },
+    open_ticket: function (m) {
+      const id = positiveId(m.value);
+      if (id) location.assign('/console/tickets/' + id);
+    },
+    open_contact: function (m) {
+      const id = positiveId(m.value);
+      if (id) location.assign('/console/users/' + id);
+    },
+    notify: function (m) { softphone.notify(m.value); },
+    resize: function (m) {
+      const size = m.value && typeof m.value === 'object' ? m.value : m;
+      softphone.resize(size.width, size.height);
+    },
+  };
+
+  window.addEventListener('message', function (e) {
+    if (!slot || !frame || e.source !== frame.contentWindow || e.origin !== slot.dataset.origin) return;
+    const m = e.data;
+    if (!m || typeof m !== 'object' || typeof m.action !== 'string') return;
+    if (Object.prototype.hasOwnProperty.call(actions, m.action)) actions[m.action](m);
+  });
+  if (toggle) toggle.addEventListener('click', softphone.toggle);
+  if (sessionStorage.getItem(SHOWN)) setShown(true);
+
+  // The agent's helpdesk number: saved, and passed on to the softphone.
+  const numberSelect = document.getElementById('helpdesk-number');
+  if (numberSelect) {
+    numberSelect.addEventListener('change', function () {
+      post('/console/softphone/number', { number: numberSelect.value }).then(function () {
+        if (!frame) return;
+        const src = new URL(frame.src);
+        if (numberSelect.value) src.searchParams.set('number', numberSelect.value);
+        else src.searchParams.delete('number');
+        frame.src = src.toString();
+      }).catch(function () { numberSelect.form.submit(); });
+    });
+  }
+
+  // --- click-to-dial ------------------------------------------------------------------------
+  // Phone numbers are tel: links; with click-to-dial set up, a click asks the server to call
+  // the admin's dialer instead, and the outcome shows as a notice.
+
+  document.addEventListener('click', function (e) {
+    const link = e.target.closest('a.dial');
+    if (!link || body.dataset.clickToDial !== 'on') return;
+    e.preventDefault();
+    if (link.dataset.dialing) return;
+    link.dataset.dialing = '1';
+    const data = {
+      number: (link.getAttribute('href') || '').replace(/^tel:/, ''),
+      ticket_id: link.dataset.ticketId || '',
+      requester_id: link.dataset.requesterId || '',
+    };
+    fetch('/console/dial', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf, 'X-Ctihub-Fetch': '1' },
+      body: new URLSearchParams(data),
+    }).then(function (response) {
+      if (response.status === 401) return checkSignedIn(response);
+      return response.json().then(function (outcome) { notice(outcome.message, outcome.ok ? 'ok' : 'error'); });
+    }).catch(function () {
+      notice('Click-to-dial failed: the server did not answer.', 'error');
+    }).finally(function () { delete link.dataset.dialing; });
+  });
 
   localTimes();
   if (me) connect();
