@@ -4,13 +4,20 @@
 //! The server calls, not the browser, so the dialer needs no CORS headers and the URL (which
 //! may carry a secret) never reaches a page.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ctihub_domain::Id;
+use http_body_util::Full;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
 use super::session::{ConsoleForm, FETCH_HEADER, Refusal};
@@ -86,7 +93,6 @@ pub(crate) async fn dial(
         ticket_id: optional_id("ticket_id", &form.ticket_id)?,
         requester_id: optional_id("requester_id", &form.requester_id)?,
     };
-    let client = reqwest::Client::builder().timeout(TIMEOUT).build().map_err(super::internal)?;
     let request = match settings.dial_method {
         DialMethod::Get => {
             let id = |v: Option<Id>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -96,31 +102,70 @@ pub(crate) async fn dial(
                 .append_pair("agent_id", &params.agent_id.to_string())
                 .append_pair("ticket_id", &id(params.ticket_id))
                 .append_pair("requester_id", &id(params.requester_id));
-            client.get(url)
+            Request::get(url.as_str()).body(Full::default())
         }
-        DialMethod::Post => client.post(url).json(&params),
+        DialMethod::Post => {
+            let body = serde_json::to_vec(&params).map_err(super::internal)?;
+            Request::post(url.as_str()).header(header::CONTENT_TYPE, "application/json").body(Full::from(body))
+        }
     };
-    let https = settings.dial_url.trim_start().starts_with("https:");
+    let request = request.map_err(super::internal)?;
+    let client = dialer_client().map_err(super::internal)?;
     // Never log the URL: it may carry the dialer's secret.
-    match request.send().await {
-        Ok(response) if response.status().is_success() => {
+    match tokio::time::timeout(TIMEOUT, client.request(request)).await {
+        Ok(Ok(response)) if response.status().is_success() => {
             tracing::info!(agent_id = agent.user.id, "click-to-dial callback accepted");
             Ok(answer(&headers, StatusCode::OK, format!("Calling {}…", params.requester_number)))
         }
-        Ok(response) => {
+        Ok(Ok(response)) => {
             let status = response.status();
             tracing::warn!(agent_id = agent.user.id, %status, "click-to-dial callback refused");
             Ok(answer(&headers, StatusCode::BAD_GATEWAY, format!("The dialer refused the call (HTTP {status}).")))
         }
-        Err(e) => {
-            let why = match (e.is_timeout(), https) {
-                (true, _) => "did not answer in time",
-                // Built without a TLS stack (see docs/integrations/softphone.md).
-                (false, true) => "could not be reached (this server calls dialers over plain HTTP only)",
-                (false, false) => "could not be reached",
-            };
-            tracing::warn!(agent_id = agent.user.id, error = %e.without_url(), "click-to-dial callback failed");
-            Ok(answer(&headers, StatusCode::BAD_GATEWAY, format!("The dialer {why}.")))
+        Ok(Err(e)) => {
+            tracing::warn!(agent_id = agent.user.id, error = %e, "click-to-dial callback failed");
+            Ok(answer(&headers, StatusCode::BAD_GATEWAY, "The dialer could not be reached.".into()))
         }
+        Err(_) => {
+            tracing::warn!(agent_id = agent.user.id, "click-to-dial callback timed out");
+            Ok(answer(&headers, StatusCode::BAD_GATEWAY, "The dialer did not answer in time.".into()))
+        }
+    }
+}
+
+type DialerClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The one client every click-to-dial call goes through: HTTP or HTTPS, certificates checked
+/// against the system's CAs (loaded once). The TLS provider (ring) is given to this connector
+/// alone, so nothing else in the process depends on a global one.
+fn dialer_client() -> std::io::Result<&'static DialerClient> {
+    static CLIENT: std::sync::OnceLock<DialerClient> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
+    let https = HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(CLIENT.get_or_init(|| Client::builder(TokioExecutor::new()).build(https)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn callbacks_may_be_https() {
+        // Nothing listens on port 9: an https URL gets as far as a refused TCP connection. A
+        // client without TLS fails before connecting ("scheme is not http"), with no I/O error.
+        let request = axum::http::Request::get("https://127.0.0.1:9/dial").body(Default::default()).unwrap();
+        let error = super::dialer_client().unwrap().request(request).await.unwrap_err();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        let mut refused = false;
+        while let Some(e) = source {
+            refused |=
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            source = e.source();
+        }
+        assert!(refused, "{error:?}");
     }
 }

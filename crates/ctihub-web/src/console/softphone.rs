@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ctihub_domain::Id;
 use ctihub_domain::user::User;
 use ctihub_store::{Store, StoreResult};
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use super::session::{Admin, ConsoleForm, Refusal};
 use super::{Layout, done_or_back};
