@@ -143,11 +143,21 @@ fn dialer_client() -> std::io::Result<&'static DialerClient> {
     if let Some(client) = CLIENT.get() {
         return Ok(client);
     }
-    let https = HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))?
-        .https_or_http()
-        .enable_http1()
-        .build();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = match HttpsConnectorBuilder::new().with_provider_and_native_roots(provider.clone()) {
+        Ok(builder) => builder,
+        // Without a CA store plain-HTTP dialers still work; https ones fail to verify, and say so.
+        Err(e) => {
+            tracing::warn!(error = %e, "no system CA certificates; https click-to-dial callbacks cannot be verified");
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(std::io::Error::other)?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            HttpsConnectorBuilder::new().with_tls_config(config)
+        }
+    };
+    let https = builder.https_or_http().enable_http1().build();
     Ok(CLIENT.get_or_init(|| Client::builder(TokioExecutor::new()).build(https)))
 }
 
