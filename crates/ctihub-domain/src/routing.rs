@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::cti::wildcard_match;
 use crate::phone::PhoneNormalizer;
-use crate::ticket::Priority;
+use crate::ticket::{NewTicket, Priority};
 use crate::time::Millis;
 use crate::{DomainError, Id, normalize_tags};
 
@@ -278,6 +278,17 @@ impl Conditions {
     }
 }
 
+impl Decision {
+    /// Fill what the ticket's request left open: a group, assignee or priority the request set
+    /// is kept (an agent who files their own call keeps it); tags are added.
+    pub fn fill_ticket(&self, ticket: &mut NewTicket) {
+        ticket.group_id = ticket.group_id.or(self.group_id);
+        ticket.assignee_id = ticket.assignee_id.or(self.assignee_id);
+        ticket.priority = ticket.priority.or(self.priority);
+        ticket.tags.extend(self.tags.iter().cloned());
+    }
+}
+
 impl RoutingConfig {
     /// The first line whose number matches the dialed number.
     pub fn line_for(&self, dialed: &str, phones: &PhoneNormalizer) -> Option<&Line> {
@@ -502,6 +513,21 @@ mod tests {
         assert_eq!(d.group_id, Some(6));
         let d = config.decide(&facts("anonymous", monday_utc(10, 0), &[], &[]), &n);
         assert_eq!((d.group_id, d.rule_index), (Some(6), Some(1)));
+    }
+
+    #[test]
+    fn a_decision_fills_only_what_the_ticket_left_open() {
+        let decision = Decision {
+            group_id: Some(1),
+            assignee_id: Some(2),
+            priority: Some(Priority::High),
+            tags: vec!["vip".into()],
+            ..Default::default()
+        };
+        let mut ticket = NewTicket { assignee_id: Some(9), tags: vec!["phone".into()], ..Default::default() };
+        decision.fill_ticket(&mut ticket);
+        assert_eq!((ticket.group_id, ticket.assignee_id, ticket.priority), (Some(1), Some(9), Some(Priority::High)));
+        assert_eq!(ticket.tags, vec!["phone", "vip"]);
     }
 
     #[test]

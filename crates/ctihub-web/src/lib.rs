@@ -16,6 +16,7 @@ mod native;
 pub mod openapi;
 mod placetel;
 pub mod retention;
+pub mod routing;
 mod sipgate;
 mod zammad;
 mod zendesk;

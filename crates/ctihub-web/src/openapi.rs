@@ -26,6 +26,8 @@ use crate::native;
         native::presence::list,
         native::presence::set,
         native::events::stream,
+        native::routing_admin::get_rules,
+        native::routing_admin::put_rules,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),
@@ -35,6 +37,7 @@ use crate::native;
         (name = "cti", description = "CTI integration settings (admins)"),
         (name = "presence", description = "Agent availability"),
         (name = "events", description = "Real-time events for agent consoles (SSE)"),
+        (name = "routing", description = "Inbound routing rules and business hours (admins)"),
     )
 )]
 pub struct NativeApi;

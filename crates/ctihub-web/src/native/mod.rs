@@ -6,6 +6,7 @@ pub(crate) mod cti_admin;
 pub(crate) mod events;
 pub(crate) mod journal;
 pub(crate) mod presence;
+pub(crate) mod routing_admin;
 pub(crate) mod tokens;
 pub(crate) mod users;
 
@@ -30,6 +31,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/cti/config", get(cti_admin::get_config).put(cti_admin::put_config))
         .route("/cti/token", post(cti_admin::rotate_token))
         .route("/presence", get(presence::list).put(presence::set))
+        .route("/routing", get(routing_admin::get_rules).put(routing_admin::put_rules))
         .route("/events", get(events::stream))
 }
 

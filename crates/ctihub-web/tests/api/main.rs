@@ -13,6 +13,7 @@ mod native_journal;
 mod native_users;
 mod placetel;
 mod realtime;
+mod routing;
 mod sipgate;
 mod sse;
 mod tpe_calls;

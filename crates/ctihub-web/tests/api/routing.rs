@@ -1,0 +1,192 @@
+//! Routing rules end to end: the admin API that stores them, and their application where calls
+//! become tickets (TPE calls with a comment, Freshdesk pops).
+
+use ctihub_domain::organization::NewGroup;
+use ctihub_domain::phone::PhoneKind;
+use ctihub_domain::ticket::Priority;
+use ctihub_domain::user::{NewUser, Role, User};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, on_each_app};
+
+const LINE: &str = "+18005550100";
+const APP_ID: i64 = 735_264_019_863_524;
+
+async fn put_rules(app: &TestApp, token: &str, rules: &Value) -> (u16, Value) {
+    let response = app.client.put(app.url("/api/hub/routing")).bearer_auth(token).json(rules).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn group(app: &TestApp, name: &str) -> i64 {
+    app.store.create_group(NewGroup { name: name.into(), description: None }).await.unwrap().id
+}
+
+async fn customer(app: &TestApp, name: &str, phone: &str, tags: &[&str]) -> User {
+    let mut new = NewUser::new(Role::EndUser, name);
+    new.phones = vec![(PhoneKind::Phone, phone.to_owned())];
+    new.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+    app.store.create_user(new).await.unwrap()
+}
+
+/// Support hours 09:00–17:00 UTC on weekdays; after hours → night group; VIPs → urgent, to an
+/// agent; anything on an 800 number → support group.
+fn rules(night: i64, support: i64, agent: i64) -> Value {
+    json!({
+        "lines": [{"number": "1 (800) 555-0100", "name": "Hotline", "time_zone": "UTC",
+                   "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00", "close": "17:00"}]}],
+        "rules": [
+            {"name": "after hours", "when": {"dialed": LINE, "hours": "outside"}, "then": {"group_id": night}},
+            {"name": "vip", "when": {"user_tag": "vip"},
+             "then": {"priority": "urgent", "assignee_id": agent, "tags": ["vip_caller"]}},
+            {"name": "800", "when": {"dialed": "1800*"}, "then": {"group_id": support, "tags": ["hotline"]}},
+        ],
+    })
+}
+
+#[tokio::test]
+async fn admins_store_rules_and_unknown_groups_or_agents_are_named() {
+    on_each_app(async |app| {
+        let (_admin, admin_token) = app.user(Role::Admin, "root@example.com", "pw").await;
+        let (anna, anna_token) = app.user(Role::Agent, "anna@example.com", "pw").await;
+        let carl = customer(app, "Carl", "+15135557611", &[]).await;
+        let (night, support) = (group(app, "Night").await, group(app, "Support").await);
+
+        let (status, _) = put_rules(app, &anna_token, &rules(night, support, anna.id)).await;
+        assert_eq!(status, 403, "agents may not change routing");
+
+        let (status, body) = put_rules(app, &admin_token, &rules(night, 999_999, anna.id)).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["details"][0]["field"], "rules[2].then.group_id");
+        assert_eq!(body["details"][0]["message"], "group 999999 does not exist");
+
+        let (status, body) = put_rules(app, &admin_token, &rules(night, support, carl.id)).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["details"][0]["field"], "rules[1].then.assignee_id");
+        assert_eq!(body["details"][0]["message"], format!("user {} is not an active agent", carl.id));
+
+        let mut bad_zone = rules(night, support, anna.id);
+        bad_zone["lines"][0]["time_zone"] = json!("Mars/Olympus");
+        let (status, body) = put_rules(app, &admin_token, &bad_zone).await;
+        assert_eq!((status, body["details"][0]["field"].as_str()), (422, Some("lines[0].time_zone")), "{body}");
+
+        let (status, body) = put_rules(app, &admin_token, &json!({"rules": [{"when": {"dnis": "1"}}]})).await;
+        assert_eq!(status, 422, "unknown condition names are refused, not ignored: {body}");
+
+        let (status, body) = put_rules(app, &admin_token, &rules(night, support, anna.id)).await;
+        assert_eq!(status, 200, "{body}");
+        let read: Value = app
+            .client
+            .get(app.url("/api/hub/routing"))
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["rules"][1]["then"]["priority"], "urgent");
+        assert_eq!(read["lines"][0]["hours"][0]["close"], "17:00");
+        assert_eq!(read["rules"].as_array().map(Vec::len), Some(3));
+    })
+    .await;
+}
+
+/// Create a TPE call with a comment (so a ticket is made); the call object answered.
+async fn tpe_call(app: &TestApp, token: &str, from: &str, started: &str, extra: Value) -> Value {
+    let mut call = json!({"from_line": from, "to_line": LINE, "call_started_at": started,
+                          "direction": "inbound", "app_id": APP_ID});
+    for (k, v) in extra.as_object().unwrap() {
+        call[k] = v.clone();
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v2/calls.json"))
+        .basic_auth("pbx@example.com/token", Some(token))
+        .json(&json!({"call": call, "comment": {"title": "A call"}}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["call"].clone()
+}
+
+#[tokio::test]
+async fn tickets_made_from_tpe_calls_are_routed_and_the_call_learns_its_hours() {
+    on_each_app(async |app| {
+        let (_pbx, pbx_token) = app.user(Role::Agent, "pbx@example.com", "pw").await;
+        let (anna, _) = app.user(Role::Agent, "anna@example.com", "pw").await;
+        let (night, support) = (group(app, "Night").await, group(app, "Support").await);
+        let config = serde_json::from_value(rules(night, support, anna.id)).unwrap();
+        ctihub_web::routing::save(&app.store, &config).await.unwrap();
+        let vip = customer(app, "Vera", "+15135550001", &["VIP"]).await;
+
+        // Thursday 14:31 UTC: open. An unknown caller on the 800 line → support group.
+        let call = tpe_call(app, &pbx_token, "+15135557611", "2022-01-27T15:31:40+01", json!({})).await;
+        let ticket = app.store.get_ticket(call["ticket_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!((ticket.group_id, ticket.assignee_id, ticket.priority), (Some(support), None, None));
+        assert_eq!(ticket.tags, vec!["hotline"]);
+        assert_eq!(call["outside_business_hours"], false, "routing fills what the partner left out");
+
+        // A VIP during hours: the VIP rule comes before the 800 rule.
+        let call = tpe_call(app, &pbx_token, "+1 513 555 0001", "2022-01-27T15:31:40+01", json!({})).await;
+        let ticket = app.store.get_ticket(call["ticket_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!(ticket.requester_id, vip.id);
+        assert_eq!(
+            (ticket.group_id, ticket.assignee_id, ticket.priority),
+            (None, Some(anna.id), Some(Priority::Urgent))
+        );
+        assert_eq!(ticket.tags, vec!["vip_caller"]);
+
+        // The same VIP on Saturday: after hours wins, being first.
+        let call = tpe_call(app, &pbx_token, "+1 513 555 0001", "2022-01-29T10:00:00Z", json!({})).await;
+        let ticket = app.store.get_ticket(call["ticket_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!((ticket.group_id, ticket.priority), (Some(night), None));
+        assert_eq!(call["outside_business_hours"], true);
+
+        // What the partner reported about its hours stands; the rules still read the line's.
+        let call =
+            tpe_call(app, &pbx_token, "+15135557611", "2022-01-29T10:00:00Z", json!({"outside_business_hours": false}))
+                .await;
+        assert_eq!(call["outside_business_hours"], false);
+        let ticket = app.store.get_ticket(call["ticket_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!(ticket.group_id, Some(night));
+
+        // No rules: tickets are made as before.
+        ctihub_web::routing::save(&app.store, &Default::default()).await.unwrap();
+        let call = tpe_call(app, &pbx_token, "+15135557611", "2022-01-29T10:00:00Z", json!({})).await;
+        let ticket = app.store.get_ticket(call["ticket_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!((ticket.group_id, ticket.tags.len()), (None, 0));
+        assert_eq!(call["outside_business_hours"], Value::Null);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn freshdesk_call_tickets_are_routed_but_keep_their_responder() {
+    on_each_app(async |app| {
+        let (anna, key) = app.user(Role::Agent, "anna@example.com", "pw").await;
+        let (ben, _) = app.user(Role::Agent, "ben@example.com", "pw").await;
+        let (night, support) = (group(app, "Night").await, group(app, "Support").await);
+        let config = serde_json::from_value(rules(night, support, ben.id)).unwrap();
+        ctihub_web::routing::save(&app.store, &config).await.unwrap();
+        let vip = customer(app, "Vera", "+15135550001", &["vip"]).await;
+
+        let response = app
+            .client
+            .post(app.url("/freshdesk/api/v2/integrations/cti/pop"))
+            .basic_auth(&key, Some("X"))
+            .json(&json!({"requester_id": vip.id, "responder_id": anna.id, "call_reference_id": "r-1",
+                          "call_url": "https://rec.example/1.mp3"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let answer: Value = response.json().await.unwrap();
+        let ticket = app.store.get_ticket(answer["ticket_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!(ticket.assignee_id, Some(anna.id), "the agent who took the call keeps it");
+        assert_eq!((ticket.priority, ticket.tags.clone()), (Some(Priority::Urgent), vec!["vip_caller".to_owned()]));
+    })
+    .await;
+}
