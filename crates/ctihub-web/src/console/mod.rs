@@ -8,6 +8,7 @@
 mod admin;
 mod board;
 mod pages;
+mod routing;
 mod session;
 mod tickets;
 mod users;
@@ -64,6 +65,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/tickets/{id}/comments", post(tickets::comment))
         .route("/console/admin/cti", get(admin::cti_form).post(admin::save_cti))
         .route("/console/admin/cti/token", post(admin::rotate_token))
+        .route("/console/admin/routing", get(routing::form).post(routing::save))
         .route("/console/admin/users", get(users::list).post(users::create))
         .route("/console/admin/users/{id}", get(users::edit_form).post(users::update))
         .route("/console/admin/users/{id}/active", post(users::set_active))

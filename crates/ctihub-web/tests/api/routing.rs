@@ -190,3 +190,63 @@ async fn freshdesk_call_tickets_are_routed_but_keep_their_responder() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_console_page_shows_rules_in_order_and_saves_the_document() {
+    on_each_app(async |app| {
+        use crate::console_helpers::{FormBody, no_redirects, sign_in};
+        use reqwest::StatusCode;
+        use reqwest::header::COOKIE;
+
+        app.user(Role::Admin, "root@example.com", "root password").await;
+        app.user(Role::Agent, "anna@example.com", "anna password").await;
+        let night = group(app, "Night shift").await;
+        let (root, csrf) = sign_in(app, "root@example.com", "root password").await.unwrap();
+        let (anna, anna_csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let page = async |cookie: &str| {
+            let response = no_redirects().get(app.url("/console/admin/routing")).header(COOKIE, cookie).send().await;
+            let response = response.unwrap();
+            (response.status(), response.text().await.unwrap())
+        };
+        let post = async |cookie: &str, form: &[(&str, &str)]| {
+            let request = no_redirects().post(app.url("/console/admin/routing")).header(COOKIE, cookie);
+            request.form_body(form).send().await.unwrap()
+        };
+
+        let (status, html) = page(&root).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("No rules: tickets from calls are not routed."), "{html}");
+        assert!(html.contains(r#"href="/console/admin/routing" aria-current="page""#), "{html}");
+        assert_eq!(page(&anna).await.0, StatusCode::FORBIDDEN);
+        let refused = post(&anna, &[("csrf", &anna_csrf), ("document", "{}")]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let no_csrf = post(&root, &[("document", "{}")]).await;
+        assert_ne!(no_csrf.status(), StatusCode::SEE_OTHER, "a form without the CSRF token is refused");
+
+        let unknown = r#"{"rules": [{"when": {"user_tag": "vip"}, "then": {"group_id": 123456789}}]}"#;
+        let answer = post(&root, &[("csrf", &csrf), ("document", unknown)]).await;
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = answer.text().await.unwrap();
+        assert!(html.contains("rules[0].then.group_id: group 123456789 does not exist"), "{html}");
+        assert!(html.contains("123456789"), "what the admin typed is kept: {html}");
+        let answer = post(&root, &[("csrf", &csrf), ("document", "{not json")]).await;
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(answer.text().await.unwrap().contains("the document is not valid"));
+
+        let good = format!(
+            r#"{{"lines": [{{"number": "{LINE}", "name": "Hotline", "hours": [{{"days": ["sat"], "open": "10:00", "close": "14:00"}}]}}],
+                "rules": [{{"name": "after hours", "when": {{"hours": "outside"}}, "then": {{"group_id": {night}}}}},
+                          {{"when": {{"user_tag": "vip"}}, "then": {{"priority": "high"}}}}]}}"#
+        );
+        let answer = post(&root, &[("csrf", &csrf), ("document", &good)]).await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        let stored = ctihub_web::routing::load(&app.store).await.unwrap();
+        assert_eq!(stored.rules.len(), 2);
+        let (_, html) = page(&root).await;
+        let first = html.find("after hours: outside business hours → group Night shift").expect(&html);
+        let second = html.find("caller tagged vip → priority high").expect(&html);
+        assert!(first < second, "listed in evaluation order");
+        assert!(html.contains("Hotline (+18005550100), UTC: sat 10:00–14:00"), "{html}");
+    })
+    .await;
+}
