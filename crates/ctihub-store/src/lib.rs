@@ -9,6 +9,7 @@
 mod agent_calls;
 mod agent_sessions;
 mod board;
+mod caller_context;
 mod caller_index;
 mod calls;
 mod custom_fields;
@@ -37,6 +38,7 @@ use ctihub_domain::phone::PhoneNormalizer;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use caller_context::{OrganizationSummary, TicketSummary};
 pub use caller_index::CallerMatch;
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};

@@ -28,6 +28,7 @@ use crate::native;
         native::events::stream,
         native::routing_admin::get_rules,
         native::routing_admin::put_rules,
+        native::dip::dip,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),

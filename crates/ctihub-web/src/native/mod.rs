@@ -3,6 +3,7 @@
 
 pub(crate) mod callers;
 pub(crate) mod cti_admin;
+pub(crate) mod dip;
 pub(crate) mod events;
 pub(crate) mod journal;
 pub(crate) mod presence;
@@ -24,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", get(users::get_user).patch(users::update_user))
         .route("/callers", get(callers::identify))
+        .route("/dip", get(dip::dip))
         .route("/tokens", post(tokens::create_token))
         .route("/journal", get(journal::list))
         .route("/journal/done", post(journal::mark))

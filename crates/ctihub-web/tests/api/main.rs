@@ -7,6 +7,7 @@ mod basics;
 mod console;
 mod console_admin;
 mod console_helpers;
+mod dip;
 mod freshdesk_cti;
 mod freshdesk_rest;
 mod native_journal;
