@@ -9,6 +9,7 @@
 mod agent_calls;
 mod agent_sessions;
 mod board;
+mod call_reports;
 mod caller_context;
 mod caller_index;
 mod calls;
@@ -38,6 +39,7 @@ use ctihub_domain::phone::PhoneNormalizer;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use call_reports::CallRange;
 pub use caller_context::{OrganizationSummary, TicketSummary};
 pub use caller_index::CallerMatch;
 pub use error::{StoreError, StoreResult};

@@ -15,6 +15,7 @@ pub mod metrics;
 mod native;
 pub mod openapi;
 mod placetel;
+pub mod reports;
 pub mod retention;
 pub mod routing;
 mod sipgate;

@@ -29,6 +29,8 @@ use crate::native;
         native::routing_admin::get_rules,
         native::routing_admin::put_rules,
         native::dip::dip,
+        native::reports::calls,
+        native::reports::export,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),
@@ -39,6 +41,7 @@ use crate::native;
         (name = "presence", description = "Agent availability"),
         (name = "events", description = "Real-time events for agent consoles (SSE)"),
         (name = "routing", description = "Inbound routing rules and business hours (admins)"),
+        (name = "reports", description = "Call reports and the call export"),
     )
 )]
 pub struct NativeApi;

@@ -7,6 +7,7 @@ pub(crate) mod dip;
 pub(crate) mod events;
 pub(crate) mod journal;
 pub(crate) mod presence;
+pub(crate) mod reports;
 pub(crate) mod routing_admin;
 pub(crate) mod tokens;
 pub(crate) mod users;
@@ -34,6 +35,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/cti/token", post(cti_admin::rotate_token))
         .route("/presence", get(presence::list).put(presence::set))
         .route("/routing", get(routing_admin::get_rules).put(routing_admin::put_rules))
+        .route("/reports/calls", get(reports::calls))
+        .route("/calls.csv", get(reports::export))
         .route("/events", get(events::stream))
 }
 

@@ -8,7 +8,8 @@
 
 mod calls;
 mod error;
-mod tpe;
+// Reports export calls with the call object's fields.
+pub(crate) mod tpe;
 
 use axum::Router;
 use axum::body::Bytes;

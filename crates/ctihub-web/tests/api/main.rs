@@ -14,6 +14,7 @@ mod native_journal;
 mod native_users;
 mod placetel;
 mod realtime;
+mod reports;
 mod routing;
 mod sipgate;
 mod sse;
