@@ -7,7 +7,9 @@
 
 mod admin;
 mod board;
+mod charts;
 mod pages;
+mod reports;
 mod routing;
 mod session;
 mod tickets;
@@ -57,6 +59,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/journal/done", post(pages::mark_done))
         .route("/console/journal/done-all", post(pages::mark_all_done))
         .route("/console/pop", get(pages::pop))
+        .route("/console/reports", get(reports::page))
+        .route("/console/reports/calls.csv", get(reports::export))
         .route("/console/calls/{id}/file", post(tickets::file_call))
         .route("/console/users/{id}", get(pages::user_profile))
         .route("/console/tickets", post(tickets::create))

@@ -263,3 +263,54 @@ async fn the_csv_export_round_trips_every_call_object_field() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_console_page_draws_the_figures_and_links_the_export() {
+    on_each_app(async |app| {
+        use crate::console_helpers::{no_redirects, sign_in};
+        use reqwest::header::COOKIE;
+
+        let (anna, _) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        let (ben, _) = app.user(Role::Agent, "ben@example.com", "pw").await;
+        generate(app, (anna.id, ben.id)).await;
+        let (cookie, _) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let get = async |path: &str| {
+            let response = no_redirects().get(app.url(path)).header(COOKIE, &cookie).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        };
+
+        let (status, html) = get("/console/reports?from=2026-03-02&to=2026-03-03&tz=UTC&direction=").await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains(r#"href="/console/reports" aria-current="page""#), "in the top bar");
+        assert!(html.contains("<h2>20 calls, 2026-03-02 to 2026-03-03 (UTC)</h2>"), "{html}");
+        for (id, n) in [("answered", 10), ("missed", 4), ("abandoned", 3), ("voicemail", 2), ("in_progress", 1)] {
+            assert!(html.contains(&format!(r#"<td id="outcome-{id}">{n}</td>"#)), "{id}: {html}");
+        }
+        assert!(html.contains(r#"<td id="metric-time_to_answer-median">5 s</td>"#), "{html}");
+        assert!(html.contains(r#"<td id="metric-talk-p90">1 m 30 s</td>"#), "{html}");
+        assert!(html.contains(r#"<td id="metric-wait-median">20 s</td>"#), "{html}");
+        // Charts are inline SVG: ten calls in the 09:00 bar, fourteen on the first day.
+        assert!(html.contains(r#"<svg id="chart-hours""#) && html.contains("<title>09: 10</title>"), "{html}");
+        assert!(html.contains("<title>2026-03-02: 14</title>"), "{html}");
+        assert!(html.contains("<title>Answered: 10</title>"), "{html}");
+        assert!(
+            !html.contains("<script>") && !html.contains("<script src=\"http"),
+            "no script beyond the console's own"
+        );
+        assert!(html.contains("<td>anna</td><td>5</td><td>5</td>"), "per agent, by name: {html}");
+        assert!(html.contains("<td>0800-12345</td><td>3</td>"), "per line: {html}");
+
+        let link = "/console/reports/calls.csv?from=2026-03-02&#38;to=2026-03-03&#38;tz=UTC";
+        assert!(html.contains(&format!(r#"href="{link}""#)), "{html}");
+        let (status, csv) = get(&link.replace("&#38;", "&")).await;
+        assert_eq!(status, 200);
+        assert_eq!(csv::Reader::from_reader(csv.as_bytes()).records().count(), 20);
+
+        let (status, html) = get("/console/reports?from=2026-13-01").await;
+        assert_eq!(status, 422);
+        assert!(html.contains("from: `2026-13-01` is not a date (YYYY-MM-DD)"), "{html}");
+        let response = no_redirects().get(app.url("/console/reports")).send().await.unwrap();
+        assert_eq!(response.status(), 303, "signed out: to the sign-in form");
+    })
+    .await;
+}
