@@ -59,6 +59,24 @@ pub fn dialed_number(call: &CallData) -> &str {
     }
 }
 
+/// Whether a call came in outside its line's business hours, recorded on the call (the TPE
+/// field `outside_business_hours`) when its source did not say. A number no line lists gets
+/// nothing: unknown is not "open".
+pub async fn note_business_hours(store: &Store, call: &mut CallData) -> StoreResult<()> {
+    if reported_hours(call) {
+        return Ok(());
+    }
+    let config = load(store).await?;
+    if let Some(line) = config.line_for(dialed_number(call), store.phones()) {
+        call.details.insert(OUTSIDE_BUSINESS_HOURS.into(), Value::Bool(line.outside_hours(call.started_at)));
+    }
+    Ok(())
+}
+
+fn reported_hours(call: &CallData) -> bool {
+    call.details.get(OUTSIDE_BUSINESS_HOURS).is_some_and(|v| !v.is_null())
+}
+
 /// Route a call whose caller is `caller` (the best identified user, or the ticket's requester).
 pub async fn decide(
     store: &Store,
@@ -104,7 +122,7 @@ pub async fn apply(store: &Store, call: &mut CallData, ticket: &mut NewTicket) -
     }
     decision.fill_ticket(ticket);
     if let Some(outside) = decision.outside_business_hours
-        && call.details.get(OUTSIDE_BUSINESS_HOURS).is_none_or(|v| v.is_null())
+        && !reported_hours(call)
     {
         call.details.insert(OUTSIDE_BUSINESS_HOURS.into(), Value::Bool(outside));
     }

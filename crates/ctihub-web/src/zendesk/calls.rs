@@ -67,6 +67,7 @@ pub(crate) async fn create(
         data.end_user_id = Some(found.user.id);
     }
     fill_organization(&state, &mut data, input.has("organization_id")).await?;
+    routing::note_business_hours(store, &mut data).await?;
 
     let event = event("create", Value::Object(body.clone()));
     let external_id = text_value(&input, "external_id");

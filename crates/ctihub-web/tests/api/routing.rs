@@ -153,6 +153,33 @@ async fn tickets_made_from_tpe_calls_are_routed_and_the_call_learns_its_hours() 
         let ticket = app.store.get_ticket(call["ticket_id"].as_i64().unwrap()).await.unwrap();
         assert_eq!(ticket.group_id, Some(night));
 
+        // A call without a comment (no ticket) still learns its hours; a number no line lists
+        // learns nothing.
+        let bare = json!({"call": {"from_line": "+15135557611", "to_line": LINE, "call_started_at": "2022-01-29T10:00:00Z",
+                                   "direction": "inbound", "app_id": APP_ID}});
+        let response = app
+            .client
+            .post(app.url("/api/v2/calls.json"))
+            .basic_auth("pbx@example.com/token", Some(&pbx_token))
+            .json(&bare)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!((&body["call"]["outside_business_hours"], &body["call"]["ticket_id"]), (&json!(true), &Value::Null));
+        let mut elsewhere = bare.clone();
+        elsewhere["call"]["to_line"] = json!("+18005550199");
+        let response = app
+            .client
+            .post(app.url("/api/v2/calls.json"))
+            .basic_auth("pbx@example.com/token", Some(&pbx_token))
+            .json(&elsewhere)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["call"]["outside_business_hours"], Value::Null);
+
         // No rules: tickets are made as before.
         ctihub_web::routing::save(&app.store, &Default::default()).await.unwrap();
         let call = tpe_call(app, &pbx_token, "+15135557611", "2022-01-29T10:00:00Z", json!({})).await;
