@@ -175,33 +175,41 @@ pub(crate) async fn dip(
         ctihub_domain::phone::CallerNumber::Withheld => "withheld",
         ctihub_domain::phone::CallerNumber::NotANumber => "not_a_number",
     };
-    let matches = store.identify_caller(&params.from).await?;
+    let typed = params.input.as_deref().map(str::trim).filter(|i| !i.is_empty());
+    let typed_id = typed.and_then(ticket_number);
+    // Two rounds of independent probes, each round on its own pooled connections at once.
+    let (matches, config) = tokio::try_join!(store.identify_caller(&params.from), routing::load(store))?;
     let user_ids: Vec<Id> = matches.iter().map(|m| m.user.id).collect();
     let mut org_ids: Vec<Id> = matches.iter().filter_map(|m| m.user.organization_id).collect();
     org_ids.sort_unstable();
     org_ids.dedup();
-    let organizations: Vec<OrganizationSummary> = store.organization_summaries(&org_ids).await?;
-    let open_tickets = store.open_tickets_of(&user_ids, OPEN_TICKETS).await?;
-    let most_recent_ticket = store.latest_ticket_of(&user_ids).await?;
-
-    let input = match params.input.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
-        None => None,
-        Some(value) => Some(match ticket_number(value) {
-            None => InputAnswer { value: value.to_owned(), result: "not_a_ticket_number".into(), ticket: None },
-            Some(id) => {
-                // Only looked up for an identified caller, and only answered when theirs.
-                let ticket = match user_ids.is_empty() {
-                    true => None,
-                    false => store.ticket_summary(id).await?.filter(|t| user_ids.contains(&t.requester_id)),
-                };
-                let result = if ticket.is_some() { "belongs_to_caller" } else { "does_not_belong" };
-                InputAnswer { value: value.to_owned(), result: result.into(), ticket: ticket.map(TicketDto::from) }
+    let typed_ticket = async {
+        match typed_id {
+            // Only looked up for an identified caller, and only answered when theirs.
+            Some(id) if !user_ids.is_empty() => {
+                store.ticket_summary(id).await.map(|t| t.filter(|t| user_ids.contains(&t.requester_id)))
             }
-        }),
+            _ => Ok(None),
+        }
     };
+    let (organizations, open_tickets, most_recent_ticket, typed_ticket): (Vec<OrganizationSummary>, _, _, _) = tokio::try_join!(
+        store.organization_summaries(&org_ids),
+        store.open_tickets_of(&user_ids, OPEN_TICKETS),
+        store.latest_ticket_of(&user_ids),
+        typed_ticket,
+    )?;
+
+    let input = typed.map(|value| match (typed_id, typed_ticket) {
+        (None, _) => InputAnswer { value: value.to_owned(), result: "not_a_ticket_number".into(), ticket: None },
+        (Some(_), Some(ticket)) => InputAnswer {
+            value: value.to_owned(),
+            result: "belongs_to_caller".into(),
+            ticket: Some(TicketDto::from(ticket)),
+        },
+        (Some(_), None) => InputAnswer { value: value.to_owned(), result: "does_not_belong".into(), ticket: None },
+    });
 
     let org_of = |id: Option<Id>| id.and_then(|id| organizations.iter().find(|o| o.id == id));
-    let config = routing::load(store).await?;
     let best = matches.first().map(|m| &m.user);
     let no_tags: Vec<String> = Vec::new();
     let facts = CallFacts {
