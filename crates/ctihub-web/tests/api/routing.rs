@@ -277,3 +277,43 @@ async fn the_console_page_shows_rules_in_order_and_saves_the_document() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_ticket_an_agent_files_from_a_call_in_the_console_is_routed_too() {
+    on_each_app(async |app| {
+        use crate::console_helpers::{FormBody, no_redirects, sign_in};
+        use reqwest::header::{COOKIE, LOCATION};
+
+        let (anna, _) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        let (night, support) = (group(app, "Night").await, group(app, "Support").await);
+        let config = serde_json::from_value(rules(night, support, anna.id)).unwrap();
+        ctihub_web::routing::save(&app.store, &config).await.unwrap();
+        let vip = customer(app, "Vera", "+15135550001", &["vip"]).await;
+        let started = jiff::civil::date(2022, 1, 27).at(12, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).unwrap();
+        let data = ctihub_domain::call::CallData::new(
+            ctihub_domain::call::Direction::Inbound,
+            "+15135550001",
+            LINE,
+            started.timestamp().as_millisecond(),
+        );
+        let call = app.store.create_call(&data, &[], None).await.unwrap();
+
+        let (cookie, csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let vip_id = vip.id.to_string();
+        let form = [("csrf", csrf.as_str()), ("action", "create"), ("customer", &vip_id)];
+        let response = no_redirects()
+            .post(app.url(&format!("/console/calls/{}/file", call.id)))
+            .header(COOKIE, &cookie)
+            .form_body(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        let ticket_id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+        let ticket = app.store.get_ticket(ticket_id).await.unwrap();
+        assert_eq!(ticket.assignee_id, Some(anna.id), "the agent filing it keeps it");
+        assert_eq!((ticket.priority, ticket.tags), (Some(Priority::Urgent), vec!["vip_caller".to_owned()]));
+    })
+    .await;
+}
