@@ -106,12 +106,29 @@ pub async fn decide(
 /// when its source did not report it (the caller stores `call` afterwards). The ticket's
 /// requester is the caller the rules look at.
 pub async fn apply(store: &Store, call: &mut CallData, ticket: &mut NewTicket) -> StoreResult<Decision> {
+    let decision = route_ticket(store, dialed_number(call), call.started_at, ticket).await?;
+    if let Some(outside) = decision.outside_business_hours
+        && !reported_hours(call)
+    {
+        call.details.insert(OUTSIDE_BUSINESS_HOURS.into(), Value::Bool(outside));
+    }
+    Ok(decision)
+}
+
+/// The same for a ticket about a call ctihub holds no record of (a voice ticket an integration
+/// creates with only the numbers): `dialed` is the number the caller dialed, `started_at` when.
+pub async fn route_ticket(
+    store: &Store,
+    dialed: &str,
+    started_at: i64,
+    ticket: &mut NewTicket,
+) -> StoreResult<Decision> {
     let config = load(store).await?;
     if config.lines.is_empty() && config.rules.is_empty() {
         return Ok(Decision::default());
     }
     let requester = store.get_user(ticket.requester_id).await?;
-    let mut decision = decide(store, &config, dialed_number(call), call.started_at, Some(&requester)).await?;
+    let mut decision = decide(store, &config, dialed, started_at, Some(&requester)).await?;
     // An agent demoted or deactivated since the rules were saved must not make the call's
     // ticket fail; the ticket stays unassigned instead.
     if let Some(agent) = decision.assignee_id
@@ -121,10 +138,5 @@ pub async fn apply(store: &Store, call: &mut CallData, ticket: &mut NewTicket) -
         decision.assignee_id = None;
     }
     decision.fill_ticket(ticket);
-    if let Some(outside) = decision.outside_business_hours
-        && !reported_hours(call)
-    {
-        call.details.insert(OUTSIDE_BUSINESS_HOURS.into(), Value::Bool(outside));
-    }
     Ok(decision)
 }

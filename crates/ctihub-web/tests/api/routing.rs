@@ -317,3 +317,23 @@ async fn a_ticket_an_agent_files_from_a_call_in_the_console_is_routed_too() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_rule_naming_an_agent_who_left_still_routes_the_rest_of_the_ticket() {
+    on_each_app(async |app| {
+        let (_pbx, pbx_token) = app.user(Role::Agent, "pbx@example.com", "pw").await;
+        let (anna, _) = app.user(Role::Agent, "anna@example.com", "pw").await;
+        let (night, support) = (group(app, "Night").await, group(app, "Support").await);
+        let config = serde_json::from_value(rules(night, support, anna.id)).unwrap();
+        ctihub_web::routing::save(&app.store, &config).await.unwrap();
+        customer(app, "Vera", "+15135550001", &["vip"]).await;
+        let patch = ctihub_domain::user::UserPatch { active: Some(false), ..Default::default() };
+        app.store.update_user(anna.id, patch).await.unwrap();
+
+        let call = tpe_call(app, &pbx_token, "+1 513 555 0001", "2022-01-27T15:31:40+01", json!({})).await;
+        let ticket = app.store.get_ticket(call["ticket_id"].as_i64().unwrap()).await.unwrap();
+        assert_eq!((ticket.assignee_id, ticket.priority), (None, Some(Priority::Urgent)), "created, unassigned");
+        assert_eq!(ticket.tags, vec!["vip_caller"]);
+    })
+    .await;
+}
