@@ -5,9 +5,11 @@
 //! ```sh
 //! cargo run --release -p ctihub-bench -- dip                 # 1,000,000 users
 //! cargo run --release -p ctihub-bench -- dip --users 100000 --requests 5000
+//! cargo run --release -p ctihub-bench -- reports             # a year of 100,000 calls
 //! ```
 
 mod dip;
+mod reports;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// The IVR data dip (`GET /api/hub/dip`) against a store of many users.
     Dip(dip::DipArgs),
+    /// The report figures and the CSV export over a year of calls, with peak memory.
+    Reports(reports::ReportsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +34,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Dip(args) => runtime.block_on(dip::run(args)),
+        Command::Reports(args) => runtime.block_on(reports::run(args)),
     }
 }
