@@ -1,5 +1,7 @@
 //! Call reporting: the figures of the reports page, aggregated in one pass over narrow call
-//! rows so a year of calls never sits in memory (only the metric values percentiles need).
+//! rows so a year of calls never sits in memory. Percentiles are exact but need no list of
+//! values: each metric keeps a count per whole second seen, which is bounded by how long calls
+//! last, not by how many there are.
 //!
 //! Definitions (also in `docs/reports.md`):
 //! - **Outcome** of a call, first that applies: *voicemail* (the call's `voicemail` flag, or
@@ -132,20 +134,40 @@ pub struct Spread {
     pub p90: Option<i64>,
 }
 
-impl Spread {
-    fn of(mut values: Vec<i64>) -> Spread {
-        values.sort_unstable();
-        Spread { calls: values.len() as u64, median: percentile(&values, 50), p90: percentile(&values, 90) }
-    }
+/// How many calls had each value of one metric (whole seconds).
+#[derive(Debug, Clone, Default)]
+pub struct Distribution {
+    counts: BTreeMap<i64, u64>,
+    total: u64,
 }
 
-/// Nearest rank: the smallest value with at least `p` % of the values at or below it.
-pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
+impl Distribution {
+    pub fn add(&mut self, value: Option<i64>) {
+        if let Some(value) = value {
+            *self.counts.entry(value).or_default() += 1;
+            self.total += 1;
+        }
     }
-    let rank = (sorted.len() * p as usize).div_ceil(100).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
+
+    /// Nearest rank: the smallest value with at least `p` % of the values at or below it.
+    pub fn percentile(&self, p: u32) -> Option<i64> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = (self.total * u64::from(p)).div_ceil(100).clamp(1, self.total);
+        let mut seen = 0;
+        for (value, count) in &self.counts {
+            seen += count;
+            if seen >= rank {
+                return Some(*value);
+            }
+        }
+        self.counts.keys().next_back().copied()
+    }
+
+    fn spread(&self) -> Spread {
+        Spread { calls: self.total, median: self.percentile(50), p90: self.percentile(90) }
+    }
 }
 
 /// A date range in a time zone: `from` and `to` both included.
@@ -202,24 +224,24 @@ impl ReportRange {
 struct Slice {
     calls: u64,
     outcomes: OutcomeCounts,
-    time_to_answer: Vec<i64>,
-    talk: Vec<i64>,
+    time_to_answer: Distribution,
+    talk: Distribution,
 }
 
 impl Slice {
     fn add(&mut self, call: &CallMetrics, outcome: Outcome) {
         self.calls += 1;
         self.outcomes.add(outcome);
-        self.time_to_answer.extend(call.time_to_answer());
-        self.talk.extend(call.talk());
+        self.time_to_answer.add(call.time_to_answer());
+        self.talk.add(call.talk());
     }
 
     fn finish(self) -> SliceFigures {
         SliceFigures {
             calls: self.calls,
             outcomes: self.outcomes,
-            time_to_answer: Spread::of(self.time_to_answer),
-            talk: Spread::of(self.talk),
+            time_to_answer: self.time_to_answer.spread(),
+            talk: self.talk.spread(),
         }
     }
 }
@@ -241,10 +263,10 @@ pub struct CallReport {
     by_hour: [u64; 24],
     by_day: Vec<u64>,
     outcomes: OutcomeCounts,
-    time_to_answer: Vec<i64>,
-    wait: Vec<i64>,
-    talk: Vec<i64>,
-    hold: Vec<i64>,
+    time_to_answer: Distribution,
+    wait: Distribution,
+    talk: Distribution,
+    hold: Distribution,
     per_agent: BTreeMap<Option<Id>, Slice>,
     per_queue: BTreeMap<String, Slice>,
     per_line: BTreeMap<String, Slice>,
@@ -280,10 +302,10 @@ impl CallReport {
             total: 0,
             by_hour: [0; 24],
             outcomes: OutcomeCounts::default(),
-            time_to_answer: Vec::new(),
-            wait: Vec::new(),
-            talk: Vec::new(),
-            hold: Vec::new(),
+            time_to_answer: Distribution::default(),
+            wait: Distribution::default(),
+            talk: Distribution::default(),
+            hold: Distribution::default(),
             per_agent: BTreeMap::new(),
             per_queue: BTreeMap::new(),
             per_line: BTreeMap::new(),
@@ -300,10 +322,10 @@ impl CallReport {
         self.by_hour[local.hour() as usize] += 1;
         let outcome = call.outcome();
         self.outcomes.add(outcome);
-        self.time_to_answer.extend(call.time_to_answer());
-        self.wait.extend(call.wait_time);
-        self.talk.extend(call.talk());
-        self.hold.extend(call.hold_time);
+        self.time_to_answer.add(call.time_to_answer());
+        self.wait.add(call.wait_time);
+        self.talk.add(call.talk());
+        self.hold.add(call.hold_time);
         self.per_agent.entry(call.agent_id).or_default().add(call, outcome);
         let queue = call.queue_name.as_deref().unwrap_or("").trim().to_owned();
         self.per_queue.entry(queue).or_default().add(call, outcome);
@@ -322,10 +344,10 @@ impl CallReport {
             by_hour: self.by_hour,
             by_day: self.days.into_iter().zip(self.by_day).collect(),
             outcomes: self.outcomes,
-            time_to_answer: Spread::of(self.time_to_answer),
-            wait: Spread::of(self.wait),
-            talk: Spread::of(self.talk),
-            hold: Spread::of(self.hold),
+            time_to_answer: self.time_to_answer.spread(),
+            wait: self.wait.spread(),
+            talk: self.talk.spread(),
+            hold: self.hold.spread(),
             per_agent: ranked(self.per_agent),
             per_queue: ranked(self.per_queue),
             per_line: ranked(self.per_line),
@@ -401,12 +423,26 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        assert_eq!(percentile(&[], 50), None);
-        assert_eq!(percentile(&[7], 90), Some(7));
-        let ten: Vec<i64> = (1..=10).collect();
-        assert_eq!((percentile(&ten, 50), percentile(&ten, 90)), (Some(5), Some(9)));
+        let of = |values: &[i64]| {
+            let mut d = Distribution::default();
+            values.iter().for_each(|v| d.add(Some(*v)));
+            d
+        };
+        assert_eq!(of(&[]).percentile(50), None);
+        assert_eq!(of(&[7]).percentile(90), Some(7));
+        let ten: Vec<i64> = (1..=10).rev().collect();
+        assert_eq!((of(&ten).percentile(50), of(&ten).percentile(90)), (Some(5), Some(9)));
         let eleven: Vec<i64> = (1..=11).collect();
-        assert_eq!((percentile(&eleven, 50), percentile(&eleven, 90)), (Some(6), Some(10)));
+        assert_eq!((of(&eleven).percentile(50), of(&eleven).percentile(90)), (Some(6), Some(10)));
+        // Repeated values count once each: 3 3 3 3 9 → median 3, p90 9.
+        let repeated = of(&[3, 9, 3, 3, 3]);
+        assert_eq!(
+            (repeated.percentile(50), repeated.percentile(90), repeated.percentile(100)),
+            (Some(3), Some(9), Some(9))
+        );
+        let mut skipped = Distribution::default();
+        skipped.add(None);
+        assert_eq!(skipped.spread(), Spread { calls: 0, median: None, p90: None });
     }
 
     #[test]
