@@ -10,6 +10,8 @@ pub mod error;
 pub mod journal;
 pub mod organization;
 pub mod phone;
+pub mod report;
+pub mod routing;
 pub mod search;
 pub mod ticket;
 pub mod time;

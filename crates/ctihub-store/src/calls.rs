@@ -15,7 +15,7 @@ use crate::parked_events::adopt_parked_events;
 use crate::users::id_list;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
-const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line, from_name, to_name, dnis, queue_name, started_at, answered_at, \
+pub(crate) const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line, from_name, to_name, dnis, queue_name, started_at, answered_at, \
      ended_at, completion_status, hangup_cause, agent_id, end_user_id, organization_id, ticket_id, duration, \
      time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, queue_time, recording_url, transcript, done, \
      comment, details, created_at, updated_at";
@@ -23,7 +23,7 @@ const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line, from_name,
 const REF_CONFLICT: &[(&str, &str, &str)] = &[("call_refs", "external_id", "is already used by another call")];
 
 #[derive(sqlx::FromRow)]
-struct CallRow {
+pub(crate) struct CallRow {
     id: i64,
     direction: String,
     state: String,
@@ -59,7 +59,7 @@ struct CallRow {
 }
 
 impl CallRow {
-    fn into_call(self, external_refs: Vec<ExternalRef>) -> StoreResult<Call> {
+    pub(crate) fn into_call(self, external_refs: Vec<ExternalRef>) -> StoreResult<Call> {
         let corrupt = |e: ctihub_domain::DomainError| StoreError::Corrupt(e.to_string());
         Ok(Call {
             id: self.id,

@@ -9,6 +9,8 @@
 mod agent_calls;
 mod agent_sessions;
 mod board;
+mod call_reports;
+mod caller_context;
 mod caller_index;
 mod calls;
 mod custom_fields;
@@ -39,6 +41,8 @@ use ctihub_domain::phone::PhoneNormalizer;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use call_reports::CallRange;
+pub use caller_context::{OrganizationSummary, TicketSummary};
 pub use caller_index::CallerMatch;
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};

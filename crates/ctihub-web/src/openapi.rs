@@ -28,6 +28,11 @@ use crate::native;
         native::presence::list,
         native::presence::set,
         native::events::stream,
+        native::routing_admin::get_rules,
+        native::routing_admin::put_rules,
+        native::dip::dip,
+        native::reports::calls,
+        native::reports::export,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),
@@ -37,6 +42,8 @@ use crate::native;
         (name = "cti", description = "CTI integration settings (admins)"),
         (name = "presence", description = "Agent availability"),
         (name = "events", description = "Real-time events for agent consoles (SSE)"),
+        (name = "routing", description = "Inbound routing rules and business hours (admins)"),
+        (name = "reports", description = "Call reports and the call export"),
     )
 )]
 pub struct NativeApi;

@@ -8,9 +8,12 @@
 mod admin;
 mod board;
 mod calls;
+mod charts;
 mod dial;
 mod fields;
 mod pages;
+mod reports;
+mod routing;
 mod session;
 mod softphone;
 mod tickets;
@@ -60,6 +63,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/console/journal/done", post(pages::mark_done))
         .route("/console/journal/done-all", post(pages::mark_all_done))
         .route("/console/pop", get(pages::pop))
+        .route("/console/reports", get(reports::page))
+        .route("/console/reports/calls.csv", get(reports::export))
         .route("/console/calls/{id}/file", post(tickets::file_call))
         .route("/console/calls/{id}/forward", post(calls::forward))
         .route("/console/calls/{id}/notepad", post(calls::save_notepad))
@@ -75,6 +80,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/console/admin/fields", get(fields::list).post(fields::create))
         .route("/console/softphone/number", post(softphone::choose_number))
         .route("/console/dial", post(dial::dial))
+        .route("/console/admin/routing", get(routing::form).post(routing::save))
         .route("/console/admin/users", get(users::list).post(users::create))
         .route("/console/admin/users/{id}", get(users::edit_form).post(users::update))
         .route("/console/admin/users/{id}/active", post(users::set_active))

@@ -110,7 +110,7 @@ async fn open_ticket(
         "" => call.map(call_summary).unwrap_or_else(|| subject.to_owned()),
         d => d.to_owned(),
     };
-    let new = NewTicket {
+    let mut new = NewTicket {
         subject: subject.to_owned(),
         description: description.clone(),
         priority,
@@ -124,6 +124,11 @@ async fn open_ticket(
         }),
         ..Default::default()
     };
+    if let Some(call) = call {
+        // The routing rules fill what the agent left open; the call itself is written back by
+        // the caller, so the hours noted on this copy are not kept.
+        crate::routing::apply(&state.store, &mut call.data.clone(), &mut new).await?;
+    }
     Ok(state.store.create_ticket(new).await?.id)
 }
 

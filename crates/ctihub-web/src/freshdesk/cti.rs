@@ -36,8 +36,8 @@ use serde_json::{Map, Value, json};
 
 use super::error::{FreshdeskError, Problems};
 use super::{FreshdeskAgent, json_object, json_response};
-use crate::AppState;
 use crate::hub::kinds;
+use crate::{AppState, routing};
 
 /// The source name under which `call_reference_id`s are kept, so other dialects can find the call.
 pub(crate) const SOURCE: &str = "freshdesk";
@@ -576,32 +576,26 @@ pub(super) async fn associate(
             let (body, voice) = note(&call, responder, input);
             let caller =
                 if call.data.from_line.is_empty() { requester.name.clone() } else { call.data.from_line.clone() };
-            let ticket = store
-                .create_ticket(NewTicket {
-                    subject: subject.unwrap_or_else(|| format!("Call from {caller}")),
-                    description: body.clone(),
-                    requester_id: requester.id,
-                    submitter_id: Some(responder.id),
-                    assignee_id: Some(responder.id),
-                    organization_id: requester.organization_id,
-                    via: Via {
-                        channel: Channel::PhoneInbound,
-                        source: json!({
-                            "from": {"phone": call.data.from_line},
-                            "to": {"phone": call.data.to_line},
-                            "rel": "inbound",
-                        }),
-                    },
-                    first_comment: Some(NewComment {
-                        ticket_id: 0,
-                        author_id: responder.id,
-                        body,
-                        public: false,
-                        voice,
+            let mut new_ticket = NewTicket {
+                subject: subject.unwrap_or_else(|| format!("Call from {caller}")),
+                description: body.clone(),
+                requester_id: requester.id,
+                submitter_id: Some(responder.id),
+                assignee_id: Some(responder.id),
+                organization_id: requester.organization_id,
+                via: Via {
+                    channel: Channel::PhoneInbound,
+                    source: json!({
+                        "from": {"phone": call.data.from_line},
+                        "to": {"phone": call.data.to_line},
+                        "rel": "inbound",
                     }),
-                    ..Default::default()
-                })
-                .await?;
+                },
+                first_comment: Some(NewComment { ticket_id: 0, author_id: responder.id, body, public: false, voice }),
+                ..Default::default()
+            };
+            routing::apply(store, &mut data, &mut new_ticket).await?;
+            let ticket = store.create_ticket(new_ticket).await?;
             data.ticket_id = Some(ticket.id);
             data.details.remove(NOTE_ID);
         }

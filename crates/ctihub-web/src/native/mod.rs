@@ -3,10 +3,13 @@
 
 pub(crate) mod callers;
 pub(crate) mod cti_admin;
+pub(crate) mod dip;
 pub(crate) mod events;
 pub(crate) mod freshdesk_cti;
 pub(crate) mod journal;
 pub(crate) mod presence;
+pub(crate) mod reports;
+pub(crate) mod routing_admin;
 pub(crate) mod tokens;
 pub(crate) mod users;
 
@@ -24,6 +27,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", get(users::get_user).patch(users::update_user))
         .route("/callers", get(callers::identify))
+        .route("/dip", get(dip::dip))
         .route("/tokens", post(tokens::create_token))
         .route("/journal", get(journal::list))
         .route("/journal/done", post(journal::mark))
@@ -32,6 +36,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/cti/token", post(cti_admin::rotate_token))
         .route("/freshdesk/cti", get(freshdesk_cti::get_settings).put(freshdesk_cti::put_settings))
         .route("/presence", get(presence::list).put(presence::set))
+        .route("/routing", get(routing_admin::get_rules).put(routing_admin::put_rules))
+        .route("/reports/calls", get(reports::calls))
+        .route("/calls.csv", get(reports::export))
         .route("/events", get(events::stream))
 }
 

@@ -21,8 +21,8 @@ use serde_json::{Map, Value, json};
 use super::error::{Problems, ZendeskError};
 use super::tpe::{self, CallInput, FieldValue, Mode};
 use super::{ZendeskAgent, base_url, envelope, json_object, json_response, path_id};
-use crate::AppState;
 use crate::hub::kinds;
+use crate::{AppState, routing};
 
 /// The source name under which TPE `external_id`s are kept, so other dialects can find the call.
 const SOURCE: &str = "tpe";
@@ -67,6 +67,7 @@ pub(crate) async fn create(
         data.end_user_id = Some(found.user.id);
     }
     fill_organization(&state, &mut data, input.has("organization_id")).await?;
+    routing::note_business_hours(store, &mut data).await?;
 
     let event = event("create", Value::Object(body.clone()));
     let external_id = text_value(&input, "external_id");
@@ -401,21 +402,21 @@ async fn add_voice_comment(
         Channel::PhoneOutbound => "outbound",
         _ => "inbound",
     };
-    let ticket = store
-        .create_ticket(NewTicket {
-            subject: input.subject.clone().unwrap_or_else(|| input.title.clone()),
-            description: input.title.clone(),
-            requester_id: requester.id,
-            submitter_id: Some(integration.id),
-            organization_id: data.organization_id,
-            via: Via {
-                channel: tpe::channel(&data),
-                source: json!({"from": {"phone": data.from_line}, "to": {"phone": data.to_line}, "rel": rel}),
-            },
-            first_comment: Some(first),
-            ..Default::default()
-        })
-        .await?;
+    let mut new_ticket = NewTicket {
+        subject: input.subject.clone().unwrap_or_else(|| input.title.clone()),
+        description: input.title.clone(),
+        requester_id: requester.id,
+        submitter_id: Some(integration.id),
+        organization_id: data.organization_id,
+        via: Via {
+            channel: tpe::channel(&data),
+            source: json!({"from": {"phone": data.from_line}, "to": {"phone": data.to_line}, "rel": rel}),
+        },
+        first_comment: Some(first),
+        ..Default::default()
+    };
+    routing::apply(store, &mut data, &mut new_ticket).await?;
+    let ticket = store.create_ticket(new_ticket).await?;
     data.ticket_id = Some(ticket.id);
     if data.organization_id.is_none() {
         data.organization_id = requester.organization_id;

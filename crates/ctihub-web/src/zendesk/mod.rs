@@ -15,7 +15,8 @@ mod rate_limit;
 mod render;
 mod search;
 mod tickets;
-mod tpe;
+// Reports export calls with the call object's fields.
+pub(crate) mod tpe;
 mod users;
 mod voice;
 mod voice_comment;

@@ -478,6 +478,12 @@ pub(crate) fn field_value(call: &Call, name: &str) -> Value {
     }
 }
 
+/// Every field of the call object in the order [`render`] writes them: `id`, the documented
+/// fields, then the system's timestamps.
+pub(crate) fn field_names() -> impl Iterator<Item = &'static str> {
+    std::iter::once("id").chain(FIELDS.iter().map(|f| f.name)).chain(["created_at", "updated_at"])
+}
+
 /// The call object as Zendesk answers it: every documented field, `null` when unset, times
 /// in UTC.
 pub(crate) fn render(call: &Call) -> Value {
