@@ -26,7 +26,7 @@ use super::paging::{ListUrl, list_envelope};
 use super::users::{optional_id, optional_text, tags};
 use super::voice_comment::VoiceCommentInput;
 use super::{ZendeskAgent, base_url, envelope, json_object, json_response, path_id, render};
-use crate::AppState;
+use crate::{AppState, routing};
 
 type Body = Result<Bytes, BytesRejection>;
 
@@ -418,7 +418,7 @@ pub(crate) async fn create_ticket(
         Some(voice) => json!({"from": {"phone": voice.from}, "to": {"phone": voice.to}}),
         None => Value::Null,
     };
-    let new = NewTicket {
+    let mut new = NewTicket {
         subject,
         description: first_comment.body.clone(),
         status: input.status.or(assignee.map(|_| TicketStatus::Open)),
@@ -435,6 +435,14 @@ pub(crate) async fn create_ticket(
         external_id: input.external_id.clone().flatten(),
         first_comment: Some(first_comment),
     };
+    if matches!(channel, Channel::Voicemail | Channel::PhoneInbound | Channel::PhoneOutbound) {
+        // A ticket about a call is routed like those every dialect makes from its calls.
+        let (dialed, at) = match &input.voice_comment {
+            Some(voice) => (voice.dialed(channel), voice.started_at),
+            None => ("", ctihub_domain::time::now_millis()),
+        };
+        routing::route_ticket(&state.store, dialed, at, &mut new).await?;
+    }
     let ticket = state.store.create_ticket(new).await?;
     let mut comment_events: Vec<Value> =
         state.store.list_comments(ticket.id).await?.iter().map(render::comment).collect();

@@ -97,6 +97,11 @@ impl VoiceCommentInput {
         }
     }
 
+    /// The number the caller dialed: the line called, or for an outbound call the line called from.
+    pub fn dialed(&self, channel: Channel) -> &str {
+        if channel == Channel::PhoneOutbound { &self.from } else { &self.to }
+    }
+
     /// The comment's first line, as Zendesk titles voice comments.
     pub fn title(&self, channel: Channel) -> String {
         match channel {
@@ -184,7 +189,9 @@ impl VoiceCommentInput {
             payload: self.raw.clone(),
             occurred_at: now_millis(),
         };
-        Ok(state.store.create_call(&self.call_data(channel, requester, ticket), &[], Some(&event)).await?)
+        let mut data = self.call_data(channel, requester, ticket);
+        crate::routing::note_business_hours(&state.store, &mut data).await?;
+        Ok(state.store.create_call(&data, &[], Some(&event)).await?)
     }
 
     async fn answered_by_name(&self, state: &AppState) -> Result<Option<String>, ZendeskError> {

@@ -334,3 +334,36 @@ async fn the_rate_limit_answers_429_with_an_integer_retry_after() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn voice_tickets_are_routed_like_tickets_from_any_dialect() {
+    on_each_app(async |app| {
+        let zd = Zendesk::admin(app).await;
+        let support = app.store.create_group(ctihub_domain::organization::NewGroup { name: "Support".into(), description: None }).await.unwrap();
+        let rules = json!({
+            "lines": [{"number": "+16617480123", "name": "Hotline", "time_zone": "UTC",
+                       "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00", "close": "17:00"}]}],
+            "rules": [{"name": "hotline", "when": {"dialed": "+16617480123"}, "then": {"group_id": support.id, "tags": ["hotline"]}}],
+        });
+        let saved = app.client.put(app.url("/api/hub/routing")).bearer_auth(&zd.token).json(&rules).send().await.unwrap();
+        assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+
+        // The voice comment's `to` is the line dialed; 2019-04-16 09:14 UTC was a Tuesday, open.
+        let voicemail = zd.created("/api/v2/channels/voice/tickets.json", json!({"ticket": {"via_id": 44, "voice_comment": voice_comment()}}), "ticket").await;
+        assert_eq!(voicemail["group_id"], support.id);
+        assert_eq!(voicemail["tags"], json!(["hotline"]));
+        let comments = zd.get(&format!("/api/v2/tickets/{}/comments", voicemail["id"])).await.body["comments"].clone();
+        let stored = app.store.get_comment(comments[0]["id"].as_i64().unwrap()).await.unwrap();
+        let call = app.store.get_call(stored.voice.unwrap().call_id.unwrap()).await.unwrap();
+        assert_eq!(call.data.details["outside_business_hours"], json!(false));
+
+        // What the request sets is kept; a plain API ticket is not a call and is not routed.
+        let mut voice = voice_comment();
+        voice["started_at"] = json!("2019-04-13T09:00:00Z");
+        let chosen = zd.created("/api/v2/channels/voice/tickets.json", json!({"ticket": {"via_id": 45, "tags": ["mine"], "voice_comment": voice}}), "ticket").await;
+        assert_eq!(chosen["tags"], json!(["mine", "hotline"]));
+        let plain = zd.created("/api/v2/tickets.json", json!({"ticket": {"comment": {"body": "e-mail follow-up"}}}), "ticket").await;
+        assert_eq!(plain["group_id"], Value::Null);
+    })
+    .await;
+}
