@@ -51,6 +51,25 @@ pub struct DipArgs {
     /// instead of seeding a temporary one.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Which endpoint the IVR asks: ctihub's dip, or Zendesk's caller lookup
+    /// (`search.json?query=role:end-user phone:*NNN`) as integrations written for Zendesk dip.
+    #[arg(long, value_enum, default_value_t = Endpoint::Native)]
+    endpoint: Endpoint,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Endpoint {
+    Native,
+    Zendesk,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Native => "/api/hub/dip",
+            Endpoint::Zendesk => "/api/v2/search.json",
+        }
+    }
 }
 
 /// What the requests need to know about a seeded database.
@@ -86,33 +105,45 @@ pub async fn run(args: DipArgs) -> anyhow::Result<()> {
         Some(_) => bail!("{} was seeded with other sizes; use another --data-dir", location.describe()),
         None => seed(&store, &args).await?,
     };
-    let seeded = Arc::new(seeded);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/api/hub/dip", listener.local_addr()?);
+    let base = format!("http://{}{}", listener.local_addr()?, args.endpoint.path());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ctihub_web::serve(listener, AppState::new(store.clone()), async {
+    // The benchmark is one client far beyond Zendesk's per-minute budget.
+    let state = AppState::new(store.clone()).with_api_rate_limit(u32::MAX);
+    let endpoint = args.endpoint;
+    let server = tokio::spawn(ctihub_web::serve(listener, state, async {
         let _ = stopped.await;
     }));
 
     // Warm-up: also checks the answers are what the seed implies before anything is measured.
     let client = reqwest::Client::new();
-    let check = client.get(&base).query(&request(&seeded, 0)).bearer_auth(&seeded.token).send().await?;
+    let check = client.get(&base).query(&request(&seeded, endpoint, 0)).bearer_auth(&seeded.token).send().await?;
     let status = check.status();
     let answer: serde_json::Value = check.json().await?;
-    if !status.is_success() || answer["users"].as_array().is_none_or(Vec::is_empty) {
-        bail!("the first dip did not identify a seeded user ({status}): {answer}");
+    match endpoint {
+        Endpoint::Native => {
+            if !status.is_success() || answer["users"].as_array().is_none_or(Vec::is_empty) {
+                bail!("the first dip did not identify a seeded user ({status}): {answer}");
+            }
+            if answer["input"]["result"] != "belongs_to_caller" || answer["routing"]["rule_index"].is_null() {
+                bail!("the first dip did not find the caller's ticket and a rule: {answer}");
+            }
+        }
+        Endpoint::Zendesk => {
+            if !status.is_success() || answer["count"] != 1 {
+                bail!("the first search did not find the seeded caller ({status}): {answer}");
+            }
+        }
     }
-    if answer["input"]["result"] != "belongs_to_caller" || answer["routing"]["rule_index"].is_null() {
-        bail!("the first dip did not find the caller's ticket and a rule: {answer}");
-    }
-    run_requests(&client, &base, &seeded, 0, args.warmup, 1, Duration::from_secs(args.max_seconds)).await?;
+    let limit = Duration::from_secs(args.max_seconds);
+    let work = Arc::new(Workload { base, seeded, endpoint });
+    run_requests(&client, &work, 0, args.warmup, 1, limit).await?;
 
     let started = Instant::now();
     let samples = run_requests(
         &client,
-        &base,
-        &seeded,
+        &work,
         args.warmup,
         args.requests,
         args.concurrency,
@@ -122,13 +153,14 @@ pub async fn run(args: DipArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let latencies = Latencies::new(samples);
     println!(
-        "dip: {} requests in {:.1} s ({:.0}/s), concurrency {}, {} users, {} tickets",
+        "dip via {}: {} requests in {:.1} s ({:.0}/s), concurrency {}, {} users, {} tickets",
+        args.endpoint.path(),
         latencies.len(),
         elapsed.as_secs_f64(),
         latencies.len() as f64 / elapsed.as_secs_f64(),
         args.concurrency,
-        seeded.users,
-        seeded.tickets.len()
+        work.seeded.users,
+        work.seeded.tickets.len()
     );
     println!("dip: {}", latencies.summary());
 
@@ -140,8 +172,21 @@ pub async fn run(args: DipArgs) -> anyhow::Result<()> {
 
 /// Request `n`'s query. Of every ten: three from a customer with a ticket who types its number,
 /// one who types another customer's ticket number, four from a random customer without input,
-/// one from an unknown number, one withheld.
-fn request(seeded: &Seeded, n: usize) -> Vec<(&'static str, String)> {
+/// one from an unknown number, one withheld. Zendesk's search gets the same callers' numbers as
+/// `role:end-user phone:*DIGITS` (a withheld number is not searched for: a second unknown one).
+fn request(seeded: &Seeded, endpoint: Endpoint, n: usize) -> Vec<(&'static str, String)> {
+    if endpoint == Endpoint::Zendesk {
+        let from = match n % 10 {
+            9 => "+1 212 555 0001".to_owned(),
+            _ => request(seeded, Endpoint::Native, n)
+                .into_iter()
+                .find(|(k, _)| *k == "from")
+                .map(|(_, v)| v)
+                .unwrap_or_default(),
+        };
+        let digits: String = from.chars().filter(char::is_ascii_digit).skip(1).collect();
+        return vec![("query", format!("role:end-user phone:*{digits}"))];
+    }
     let random = mix(n as u64) as usize;
     let ticketed = random % seeded.tickets.len().max(1);
     let mut query = vec![("to", LINE.to_owned()), ("at", "2026-11-23T10:00:00Z".to_owned())];
@@ -171,10 +216,16 @@ fn mix(n: u64) -> u64 {
 
 /// Requests `first .. first + count` from `concurrency` workers until done or `limit` passes;
 /// the latency of each, request sent to body read. Any answer but 200 fails the run.
+/// Where the requests go and what they ask.
+struct Workload {
+    base: String,
+    seeded: Seeded,
+    endpoint: Endpoint,
+}
+
 async fn run_requests(
     client: &reqwest::Client,
-    base: &str,
-    seeded: &Arc<Seeded>,
+    work: &Arc<Workload>,
     first: usize,
     count: usize,
     concurrency: usize,
@@ -186,7 +237,7 @@ async fn run_requests(
     for _ in 0..concurrency.max(1) {
         // Each worker its own client: one keep-alive connection each.
         let client = if concurrency > 1 { reqwest::Client::new() } else { client.clone() };
-        let (next, seeded, base) = (next.clone(), seeded.clone(), base.to_owned());
+        let (next, work) = (next.clone(), work.clone());
         workers.push(tokio::spawn(async move {
             let mut samples = Vec::with_capacity(count / concurrency.max(1) + 1);
             loop {
@@ -194,9 +245,9 @@ async fn run_requests(
                 if i >= count || Instant::now() >= deadline {
                     return Ok::<_, anyhow::Error>(samples);
                 }
-                let query = request(&seeded, first + i);
+                let query = request(&work.seeded, work.endpoint, first + i);
                 let sent = Instant::now();
-                let response = client.get(&base).query(&query).bearer_auth(&seeded.token).send().await?;
+                let response = client.get(&work.base).query(&query).bearer_auth(&work.seeded.token).send().await?;
                 let status = response.status();
                 let body = response.bytes().await?;
                 samples.push(sent.elapsed());
