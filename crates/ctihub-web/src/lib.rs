@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 pub mod freshdesk;
 mod health;
+mod html;
 pub mod hub;
 pub mod metrics;
 mod native;

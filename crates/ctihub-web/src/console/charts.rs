@@ -5,28 +5,14 @@
 
 use std::fmt::Write;
 
+use crate::html::escape;
+
 const BAR_COLOUR: &str = "#3b6fc4";
 const AXIS_COLOUR: &str = "#8a94a6";
 const HEIGHT: u32 = 160;
 const TOP: u32 = 16;
 const BOTTOM: u32 = 22;
 const LEFT: u32 = 36;
-
-/// Text safe inside SVG markup and attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Vertical bars, one per `(label, value)`; every `label_every`-th label is written under its
 /// bar so long ranges stay legible.

@@ -9,6 +9,8 @@ use ctihub_domain::time::format_millis;
 use ctihub_domain::user::User;
 use serde_json::{Map, Value, json};
 
+use crate::html::escape;
+
 /// The phone Zendesk's single `phone` attribute shows: the phone field, else any number.
 pub(crate) fn main_phone(user: &User) -> Option<&str> {
     user.phone_of(PhoneKind::Phone).or_else(|| user.phones.first().map(|p| p.raw.as_str()))
@@ -237,10 +239,6 @@ pub(crate) fn comment(comment: &Comment) -> Value {
         object["transcription_visible"] = json!(voice.transcript.is_some());
     }
     object
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

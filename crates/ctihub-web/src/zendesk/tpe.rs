@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::Problems;
 use super::field_label;
+use crate::html::escape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -618,21 +619,6 @@ pub(crate) fn html_body(title: &str, voice: &VoicePart) -> String {
         out.push_str(&format!("<p class=\"transcript\">{}</p>", escape(transcript).replace('\n', "<br>")));
     }
     out.push_str("</div>");
-    out
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 
