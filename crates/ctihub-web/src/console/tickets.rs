@@ -68,6 +68,8 @@ async fn attach_call(
     add_note(state, agent, ticket_id, note).await?;
     let mut data = call.data.clone();
     data.ticket_id = Some(ticket_id);
+    // As when a dialect makes the ticket: the call learns whether it came outside its line's hours.
+    crate::routing::note_business_hours(store, &mut data).await?;
     store.update_call(call.id, &data, None).await?;
     state.hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_id": call.id})).await?;
     Ok(())
@@ -125,8 +127,8 @@ async fn open_ticket(
         ..Default::default()
     };
     if let Some(call) = call {
-        // The routing rules fill what the agent left open; the call itself is written back by
-        // the caller, so the hours noted on this copy are not kept.
+        // The routing rules fill what the agent left open; `attach_call` then records the
+        // line's business hours on the call itself.
         crate::routing::apply(&state.store, &mut call.data.clone(), &mut new).await?;
     }
     Ok(state.store.create_ticket(new).await?.id)

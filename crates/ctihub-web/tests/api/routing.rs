@@ -314,6 +314,10 @@ async fn a_ticket_an_agent_files_from_a_call_in_the_console_is_routed_too() {
         let ticket = app.store.get_ticket(ticket_id).await.unwrap();
         assert_eq!(ticket.assignee_id, Some(anna.id), "the agent filing it keeps it");
         assert_eq!((ticket.priority, ticket.tags), (Some(Priority::Urgent), vec!["vip_caller".to_owned()]));
+        // A Thursday at noon on the hotline: inside its hours, recorded on the call it filed.
+        let filed = app.store.get_call(call.id).await.unwrap();
+        assert_eq!(filed.data.ticket_id, Some(ticket_id));
+        assert_eq!(filed.data.details.get("outside_business_hours"), Some(&serde_json::Value::Bool(false)));
     })
     .await;
 }
