@@ -7,6 +7,8 @@
 //! every answer, bodies parsed by us so that even a malformed one gets a Zendesk-shaped error,
 //! and the agent-only extractor.
 
+mod attributes;
+mod audit;
 mod calls;
 mod error;
 mod fields;
@@ -14,6 +16,7 @@ mod paging;
 mod rate_limit;
 mod render;
 mod search;
+mod ticket_input;
 mod tickets;
 // Reports export calls with the call object's fields.
 pub(crate) mod tpe;

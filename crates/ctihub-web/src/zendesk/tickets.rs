@@ -1,262 +1,30 @@
 //! Zendesk's tickets API as telephony integrations use it: create (with a comment or a voice
 //! comment), show, update (call metrics into custom fields and tags, a recording as a voice
-//! comment), list, comments, and the `ticket_fields` definitions. Create and update answer
-//! with an `audit` beside the ticket, as real Zendesk does; zenpy returns a `TicketAudit` then.
+//! comment), list and comments. The body is read by `ticket_input`; create and update answer
+//! with an `audit` beside the ticket (`audit`), as real Zendesk does.
 //!
 //! Every id a body names is checked before anything is written, so a refused request leaves
 //! no half-made user or ticket behind.
 
-use std::collections::BTreeMap;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use ctihub_domain::Id;
 use ctihub_domain::custom_field::{CustomField, FieldTarget};
-use ctihub_domain::ticket::{
-    Channel, NewComment, NewTicket, Priority, Ticket, TicketPatch, TicketStatus, TicketType, Via,
-};
-use ctihub_domain::user::{Email, NewUser, Role, User};
+use ctihub_domain::ticket::{Channel, NewComment, NewTicket, Ticket, TicketPatch, TicketStatus, Via};
+use ctihub_domain::user::{NewUser, Role, User};
 use serde_json::{Map, Value, json};
 
+use super::audit::{Change, answer_with_audit};
 use super::error::{Problems, ZendeskError};
 use super::paging::{ListUrl, list_envelope};
-use super::users::{optional_id, optional_text, tags};
+use super::ticket_input::TicketInput;
 use super::voice_comment::VoiceCommentInput;
 use super::{ZendeskAgent, base_url, envelope, json_object, json_response, path_id, render};
 use crate::{AppState, routing};
 
 type Body = Result<Bytes, BytesRejection>;
-
-/// The comment a create or update adds.
-struct CommentInput {
-    body: String,
-    public: bool,
-    author_id: Option<Id>,
-}
-
-/// `requester: {name, email, phone}`: the requester by e-mail address, created when new.
-struct RequesterInput {
-    name: Option<String>,
-    email: Option<Email>,
-    phone: Option<String>,
-}
-
-/// What a ticket body says, checked. `None` leaves an attribute alone.
-#[derive(Default)]
-pub(crate) struct TicketInput {
-    subject: Option<String>,
-    description: Option<String>,
-    comment: Option<CommentInput>,
-    pub(crate) voice_comment: Option<VoiceCommentInput>,
-    status: Option<TicketStatus>,
-    priority: Option<Option<Priority>>,
-    ticket_type: Option<Option<TicketType>>,
-    requester_id: Option<Id>,
-    requester: Option<RequesterInput>,
-    submitter_id: Option<Id>,
-    assignee_id: Option<Option<Id>>,
-    group_id: Option<Option<Id>>,
-    organization_id: Option<Option<Id>>,
-    tags: Option<Vec<String>>,
-    additional_tags: Vec<String>,
-    remove_tags: Vec<String>,
-    custom_fields: BTreeMap<String, Value>,
-    external_id: Option<Option<String>>,
-}
-
-/// An enum attribute (`status`, `priority`, `type`): `Some(None)` for `null`.
-fn enum_value<T>(
-    object: &Map<String, Value>,
-    key: &str,
-    parse: impl Fn(&str) -> Result<T, ctihub_domain::DomainError>,
-    problems: &mut Problems,
-) -> Option<Option<T>> {
-    match optional_text(object, key, problems)? {
-        None => Some(None),
-        Some(text) => match parse(&text) {
-            Ok(value) => Some(Some(value)),
-            Err(e) => {
-                problems.invalid(key, e.message);
-                None
-            }
-        },
-    }
-}
-
-impl TicketInput {
-    pub(crate) fn read(object: &Map<String, Value>, fields: &[CustomField], problems: &mut Problems) -> TicketInput {
-        let mut input = TicketInput {
-            subject: optional_text(object, "subject", problems).flatten(),
-            description: optional_text(object, "description", problems).flatten(),
-            ..Default::default()
-        };
-        input.comment = match object.get("comment") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(body)) => Some(CommentInput { body: body.clone(), public: true, author_id: None }),
-            Some(Value::Object(comment)) => {
-                let body = comment
-                    .get("body")
-                    .or_else(|| comment.get("html_body"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
-                if body.is_empty() {
-                    problems.blank("comment");
-                }
-                let public = match comment.get("public") {
-                    None | Some(Value::Null) => true,
-                    Some(Value::Bool(b)) => *b,
-                    Some(_) => {
-                        problems.invalid("comment", "`public` must be true or false");
-                        true
-                    }
-                };
-                let author_id = optional_id(comment, "author_id", problems).flatten();
-                Some(CommentInput { body, public, author_id })
-            }
-            Some(_) => {
-                problems.invalid("comment", "must be an object with a body");
-                None
-            }
-        };
-        input.voice_comment = match object.get("voice_comment") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(voice)) => Some(VoiceCommentInput::read(voice, problems)),
-            Some(_) => {
-                problems.invalid("voice_comment", "must be an object");
-                None
-            }
-        };
-        input.status = enum_value(object, "status", TicketStatus::parse, problems).flatten();
-        input.priority = enum_value(object, "priority", Priority::parse, problems);
-        input.ticket_type = enum_value(object, "type", TicketType::parse, problems);
-        input.requester_id = optional_id(object, "requester_id", problems).flatten();
-        input.requester = match object.get("requester") {
-            Some(Value::Object(r)) => {
-                let email = optional_text(r, "email", problems).flatten();
-                let email = match email.map(|e| Email::parse(&e)) {
-                    Some(Ok(email)) => Some(email),
-                    Some(Err(e)) => {
-                        problems.invalid("requester", e.message);
-                        None
-                    }
-                    None => None,
-                };
-                let phone = optional_text(r, "phone", problems).flatten();
-                let name = optional_text(r, "name", problems).flatten();
-                if email.is_none() && phone.is_none() && name.is_none() {
-                    problems.invalid("requester", "needs a name, an email or a phone");
-                }
-                Some(RequesterInput { name, email, phone })
-            }
-            None | Some(Value::Null) => None,
-            Some(_) => {
-                problems.invalid("requester", "must be an object");
-                None
-            }
-        };
-        input.submitter_id = optional_id(object, "submitter_id", problems).flatten();
-        input.assignee_id = optional_id(object, "assignee_id", problems);
-        input.group_id = optional_id(object, "group_id", problems);
-        input.organization_id = optional_id(object, "organization_id", problems);
-        input.tags = tags(object, "tags", problems);
-        input.additional_tags = tags(object, "additional_tags", problems).unwrap_or_default();
-        input.remove_tags = tags(object, "remove_tags", problems).unwrap_or_default();
-        input.external_id = optional_text(object, "external_id", problems);
-        input.custom_fields = custom_field_values(object, fields, problems);
-        input
-    }
-
-    /// Every id the body names must exist, with the right role.
-    pub(crate) async fn check(&self, state: &AppState, problems: &mut Problems) -> Result<(), ZendeskError> {
-        let store = &state.store;
-        let user_role = async |id: Id| -> Result<Option<Role>, ZendeskError> {
-            match store.get_user(id).await {
-                Ok(user) => Ok(Some(user.role)),
-                Err(ctihub_store::StoreError::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        };
-        if let Some(id) = self.requester_id
-            && user_role(id).await?.is_none()
-        {
-            problems.invalid("requester_id", format!("user {id} does not exist"));
-        }
-        if let Some(id) = self.submitter_id
-            && user_role(id).await?.is_none()
-        {
-            problems.invalid("submitter_id", format!("user {id} does not exist"));
-        }
-        if let Some(Some(id)) = self.assignee_id
-            && !user_role(id).await?.is_some_and(|r| r.is_staff())
-        {
-            problems.invalid("assignee_id", format!("{id} is not an agent"));
-        }
-        if let Some(Some(id)) = self.group_id
-            && store.get_group(id).await.is_err()
-        {
-            problems.invalid("group_id", format!("group {id} does not exist"));
-        }
-        if let Some(Some(id)) = self.organization_id
-            && store.get_organization(id).await.is_err()
-        {
-            problems.invalid("organization_id", format!("organization {id} does not exist"));
-        }
-        if let Some(comment) = &self.comment
-            && let Some(id) = comment.author_id
-            && user_role(id).await?.is_none()
-        {
-            problems.invalid("comment", format!("author {id} does not exist"));
-        }
-        if let Some(voice) = &self.voice_comment
-            && let Some(id) = voice.answered_by_id
-            && !user_role(id).await?.is_some_and(|r| r.is_staff())
-        {
-            problems.invalid("voice_comment", format!("answered_by_id {id} is not an agent"));
-        }
-        Ok(())
-    }
-}
-
-/// `custom_fields: [{id, value}]` (or a `{id: value}` map) as values by field key.
-fn custom_field_values(
-    object: &Map<String, Value>,
-    fields: &[CustomField],
-    problems: &mut Problems,
-) -> BTreeMap<String, Value> {
-    let pairs: Vec<(Value, Value)> = match object.get("custom_fields").or_else(|| object.get("fields")) {
-        None | Some(Value::Null) => return BTreeMap::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                (item.get("id").cloned().unwrap_or(Value::Null), item.get("value").cloned().unwrap_or(Value::Null))
-            })
-            .collect(),
-        Some(Value::Object(map)) => map.iter().map(|(k, v)| (Value::from(k.clone()), v.clone())).collect(),
-        Some(_) => {
-            problems.invalid("custom_fields", "must be a list of {id, value}");
-            return BTreeMap::new();
-        }
-    };
-    let mut values = BTreeMap::new();
-    for (id, value) in pairs {
-        let id_number = id.as_i64().or_else(|| id.as_str().and_then(|s| s.parse().ok()));
-        match id_number.and_then(|n| fields.iter().find(|f| f.id == n)) {
-            Some(field) => match field.to_stored(&value) {
-                Ok(_) => {
-                    values.insert(field.key.clone(), value);
-                }
-                Err(e) => problems.invalid("custom_fields", format!("field {}: {}", field.id, e.message)),
-            },
-            None => problems.invalid("custom_fields", format!("{id} is not the id of a ticket field")),
-        }
-    }
-    values
-}
 
 /// The requester a new ticket gets: named by id, found or made from `requester`, else the
 /// person creating it.
@@ -289,93 +57,6 @@ async fn resolve_requester(state: &AppState, input: &TicketInput, acting: &User)
         new.phones = vec![(ctihub_domain::phone::PhoneKind::Phone, phone.clone())];
     }
     Ok(store.create_user(new).await?)
-}
-
-/// What happened to a ticket, as the audit beside it lists.
-fn audit(audit_id: Id, author: Id, before: Option<&Value>, after: &Value, comments: &[Value], via: &Value) -> Value {
-    const WATCHED: &[&str] = &[
-        "subject",
-        "status",
-        "priority",
-        "type",
-        "requester_id",
-        "assignee_id",
-        "group_id",
-        "organization_id",
-        "tags",
-        "external_id",
-    ];
-    let mut events = Vec::new();
-    let mut next_id = audit_id * 10;
-    let mut event_id = || {
-        next_id += 1;
-        next_id
-    };
-    for name in WATCHED {
-        let value = &after[*name];
-        match before {
-            None if !value.is_null() && value != &json!([]) => {
-                events.push(json!({"id": event_id(), "type": "Create", "field_name": name, "value": value}));
-            }
-            Some(old) if &old[*name] != value => events.push(json!({
-                "id": event_id(), "type": "Change", "field_name": name, "value": value, "previous_value": old[*name],
-            })),
-            _ => {}
-        }
-    }
-    let old_fields = before.map(|b| b["custom_fields"].clone()).unwrap_or(Value::Null);
-    for field in after["custom_fields"].as_array().into_iter().flatten() {
-        let previous = old_fields.as_array().and_then(|list| list.iter().find(|f| f["id"] == field["id"]));
-        let previous_value = previous.map(|f| f["value"].clone()).unwrap_or(Value::Null);
-        if field["value"] != previous_value {
-            let kind = if before.is_some() { "Change" } else { "Create" };
-            events.push(json!({
-                "id": event_id(), "type": kind, "field_name": field["id"].to_string(),
-                "value": field["value"], "previous_value": previous_value,
-            }));
-        }
-    }
-    events.extend(comments.iter().cloned());
-    json!({
-        "id": audit_id,
-        "ticket_id": after["id"],
-        "created_at": after["updated_at"],
-        "author_id": author,
-        "metadata": {"system": {}, "custom": {}},
-        "via": via,
-        "events": events,
-    })
-}
-
-/// One write to a ticket, as its audit reports it.
-struct Change<'a> {
-    ticket: &'a Ticket,
-    /// The ticket as it was rendered before an update; `None` for a create.
-    before: Option<&'a Value>,
-    author: Id,
-    comments: &'a [Value],
-}
-
-/// The ticket and its audit, as create and update answer.
-async fn answer_with_audit(
-    state: &AppState,
-    status: StatusCode,
-    headers: &HeaderMap,
-    change: Change<'_>,
-    fields: &[CustomField],
-) -> Result<Response, ZendeskError> {
-    let base = base_url(headers);
-    let rendered = render::ticket(&base, change.ticket, fields);
-    let audit_id = state.store.allocate_id().await?;
-    let via = json!({"channel": "api", "source": {"from": {}, "to": {}, "rel": null}});
-    let audit = audit(audit_id, change.author, change.before, &rendered, change.comments, &via);
-    let mut response = json_response(status, &json!({"ticket": rendered, "audit": audit}));
-    if status == StatusCode::CREATED
-        && let Ok(location) = HeaderValue::from_str(&format!("{base}/api/v2/tickets/{}.json", change.ticket.id))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
 }
 
 pub(crate) async fn ticket_fields_of(state: &AppState) -> Result<Vec<CustomField>, ZendeskError> {
@@ -622,21 +303,6 @@ pub(crate) async fn comments(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctihub_domain::time::format_millis;
-
-    #[test]
-    fn audits_list_what_changed() {
-        let before = json!({"id": 5, "status": "new", "tags": [], "custom_fields": [{"id": 9, "value": null}]});
-        let after = json!({"id": 5, "status": "open", "tags": ["vip"], "custom_fields": [{"id": 9, "value": 42}], "updated_at": "t"});
-        let a = audit(100, 2, Some(&before), &after, &[json!({"type": "Comment"})], &json!({}));
-        let events = a["events"].as_array().unwrap();
-        let kinds: Vec<(&str, &str)> =
-            events.iter().map(|e| (e["type"].as_str().unwrap(), e["field_name"].as_str().unwrap_or(""))).collect();
-        assert_eq!(kinds, vec![("Change", "status"), ("Change", "tags"), ("Change", "9"), ("Comment", "")]);
-        assert_eq!(events[0]["previous_value"], "new");
-        assert_eq!(a["ticket_id"], 5);
-        assert_eq!(format_millis(0), "1970-01-01T00:00:00Z");
-    }
 
     #[test]
     fn subjects_default_to_the_first_line() {

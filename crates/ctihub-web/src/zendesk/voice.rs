@@ -20,7 +20,8 @@ use ctihub_store::StoreError;
 use serde_json::{Map, Value, json};
 
 use super::error::{Problems, ZendeskError};
-use super::tickets::{TicketInput, create_ticket, ticket_fields_of};
+use super::ticket_input::TicketInput;
+use super::tickets::{create_ticket, ticket_fields_of};
 use super::{ZendeskAgent, envelope, json_object, json_response, path_id};
 use crate::AppState;
 use crate::hub::kinds;

@@ -8,8 +8,8 @@ use ctihub_domain::ticket::{Channel, Comment, NewComment, Ticket, VoicePart};
 use ctihub_domain::time::{Millis, now_millis, parse_timestamp};
 use serde_json::{Map, Value, json};
 
+use super::attributes::{optional_id, optional_text};
 use super::error::{Problems, ZendeskError};
-use super::users::{optional_id, optional_text};
 use crate::AppState;
 
 /// Where calls reported through voice comments come from, in their events.
