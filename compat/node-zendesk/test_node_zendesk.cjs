@@ -26,7 +26,7 @@ const voiceComment = (from) => ({
   transcription_text: "Hello from Node", location: "Dublin, Ireland",
 });
 
-/** The agent's console: a session signed in through the form, and its live event stream. */
+/** The agent's console: a session signed in through the form, and the page's live event stream. */
 async function openConsole() {
   const cookieOf = (response, name) => {
     const line = response.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
@@ -45,9 +45,8 @@ async function openConsole() {
   assert.equal(signedIn.status, 303);
   const session = cookieOf(signedIn, "ctihub_session");
 
-  const stream = await fetch(`${URL}/api/hub/events`, {
-    headers: { authorization: `Bearer ${process.env.CTIHUB_TOKEN}`, accept: "text/event-stream" },
-  });
+  // The console page's own stream: holding it open is what makes the console count as open.
+  const stream = await fetch(`${URL}/console/events`, { headers: { cookie: session, accept: "text/event-stream" } });
   assert.equal(stream.status, 200);
   const reader = stream.body.getReader();
   const decoder = new TextDecoder();

@@ -49,14 +49,20 @@ class Console:
     thread reads it, and this way nothing outlives the test.
     """
 
-    def __init__(self):
+    def __init__(self, session=None):
+        """The agent's API event stream, or with a signed-in `session` the console page's own
+        stream, which is what makes the console count as open for the display APIs."""
         address = urlsplit(URL)
         self.sock = socket.create_connection((address.hostname, address.port), timeout=8)
+        if session is None:
+            path, credentials = "/api/hub/events", f"Authorization: Bearer {TOKEN}"
+        else:
+            path, credentials = "/console/events", f"Cookie: ctihub_session={session.cookies['ctihub_session']}"
         # HTTP/1.0, so the stream comes without chunked framing.
         request = (
-            "GET /api/hub/events HTTP/1.0\r\n"
+            f"GET {path} HTTP/1.0\r\n"
             f"Host: {address.netloc}\r\n"
-            f"Authorization: Bearer {TOKEN}\r\n"
+            f"{credentials}\r\n"
             "Accept: text/event-stream\r\n\r\n"
         )
         self.sock.sendall(request.encode())

@@ -35,7 +35,7 @@ def zp():
 def console():
     """The agent's console, open: signed in, and its live stream connected."""
     session = sign_in()
-    stream = Console()
+    stream = Console(session)
     yield stream
     stream.close()
     sign_out(session)

@@ -364,6 +364,9 @@ struct EventsParams {
 
 /// The live channel. Ends when the session does (signed out elsewhere, expired), so a revoked
 /// session stops receiving pops; the browser's reconnect then gets a 401.
+/// How often an open console stream re-checks its session and says it is still open.
+pub(crate) const STREAM_BEAT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn events(
     State(state): State<AppState>,
     agent: Agent,
@@ -374,12 +377,19 @@ async fn events(
     let last = crate::native::events::last_seen(&headers, params.after);
     let not_before = now_millis() - REPLAY_WINDOW_MS;
     let events = crate::native::events::hub_events(&state, agent.user.id, last, Some(not_before)).await?;
+    // While the stream is open the console counts as open (`Store::has_open_console`): noted now
+    // and every `STREAM_BEAT`, as long as the session holds.
+    state.store.touch_console_stream(&agent.token_hash, now_millis()).await?;
     let store = state.store.clone();
     let ended = async move {
         loop {
-            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-            if let Ok(None) = store.console_session(&agent.token_hash, now_millis()).await {
-                return;
+            tokio::time::sleep(STREAM_BEAT).await;
+            match store.console_session(&agent.token_hash, now_millis()).await {
+                Ok(None) => return,
+                Ok(Some(_)) => {
+                    let _ = store.touch_console_stream(&agent.token_hash, now_millis()).await;
+                }
+                Err(_) => {}
             }
         }
     };

@@ -2,10 +2,11 @@
 //! calls and voicemails, optionally shown to an agent) and the two display endpoints that open a
 //! ticket or a user's profile in an agent's console.
 //!
-//! "Delivered to an agent's browser" means the agent has a console open: a live console
-//! session, the same test the Freshdesk dialect uses for "online" (decision 0009). An agent
+//! "Delivered to an agent's browser" means the agent has a console open: a signed-in console
+//! whose live stream was seen within the last minute or so (it says so every 30 s). An agent
 //! without one gets `409 AgentOffline` from the display endpoints, and nothing is queued for
-//! later; a pop that reaches a console whose stream is reconnecting is replayed to it.
+//! later; a pop that reaches a console whose stream is reconnecting is replayed to it
+//! (decision 0009).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -121,7 +122,10 @@ pub(crate) async fn create_voice_ticket(
 
 /// Deliver a pop to an agent with an open console, else say there is none.
 async fn display(state: &AppState, agent: Id, payload: Value) -> Result<Response, ZendeskError> {
-    if !state.store.has_live_console_session(agent, now_millis()).await? {
+    let now = now_millis();
+    // A console that said it was open within the last beats (and a margin for a slow one).
+    let since = now - 2 * crate::console::STREAM_BEAT.as_millis() as i64 - 15_000;
+    if !state.store.has_open_console(agent, now, since).await? {
         return Err(ZendeskError::new(
             StatusCode::CONFLICT,
             "AgentOffline",

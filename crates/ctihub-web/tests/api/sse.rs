@@ -31,6 +31,14 @@ impl EventStream {
         EventStream { response, buffer: String::new() }
     }
 
+    /// The signed-in console's own stream (cookie, not token), as the browser opens it.
+    pub async fn open_console(app: &TestApp, cookie: &str) -> EventStream {
+        let response = app.client.get(app.url("/console/events")).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        EventStream { response, buffer: String::new() }
+    }
+
     /// The next event, or `None` when nothing arrives within `wait`.
     pub async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + wait;

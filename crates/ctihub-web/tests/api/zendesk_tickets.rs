@@ -236,7 +236,7 @@ async fn the_voice_channel_checks_via_ids_and_voicemails() {
 async fn display_endpoints_pop_in_an_open_console_and_say_when_they_cannot() {
     on_each_app(async |app| {
         let zd = Zendesk::admin(app).await;
-        let (agent, token) = app.user(Role::Agent, "desk@example.com", "desk password").await;
+        let (agent, _) = app.user(Role::Agent, "desk@example.com", "desk password").await;
         let requester = caller(app).await;
         let ticket = zd.created("/api/v2/tickets.json", json!({"ticket": {"requester_id": requester, "comment": {"body": "x"}}}), "ticket").await;
         let display_ticket = format!("/api/v2/channels/voice/agents/{}/tickets/{}/display.json", agent.id, ticket["id"]);
@@ -246,8 +246,11 @@ async fn display_endpoints_pop_in_an_open_console_and_say_when_they_cannot() {
         let offline = zd.post(&display_ticket, json!({})).await;
         assert_eq!((offline.status, offline.body["error"].as_str()), (409, Some("AgentOffline")));
 
-        sign_in(app, "desk@example.com", "desk password").await.unwrap();
-        let mut events = EventStream::open(app, &token, None).await;
+        // Signed in but with no console page holding its live stream: still nowhere to show it.
+        let (cookie, _) = sign_in(app, "desk@example.com", "desk password").await.unwrap();
+        let signed_in_only = zd.post(&display_ticket, json!({})).await;
+        assert_eq!(signed_in_only.status, 409);
+        let mut events = EventStream::open_console(app, &cookie).await;
         // zenpy posts the two bytes `""`; node-zendesk `{}` or nothing.
         let answer = zd.request(Method::POST, &display_ticket).header("content-type", "application/json").body("\"\"").send().await.unwrap();
         let answer = crate::zendesk_helpers::answer(answer).await;
