@@ -367,6 +367,15 @@ struct EventsParams {
 /// How often an open console stream re-checks its session and says it is still open.
 pub(crate) const STREAM_BEAT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Whether `user_id` has a console open now: a live session whose page said it held the live
+/// stream within the last two beats (and a margin for a slow one). A signed-in session alone
+/// is not enough: it outlives a closed browser by hours.
+pub(crate) async fn has_open_console(store: &ctihub_store::Store, user_id: Id) -> ctihub_store::StoreResult<bool> {
+    let now = now_millis();
+    let since = now - 2 * STREAM_BEAT.as_millis() as i64 - 15_000;
+    store.has_open_console(user_id, now, since).await
+}
+
 async fn events(
     State(state): State<AppState>,
     agent: Agent,

@@ -292,14 +292,14 @@ async fn resolve_responder(
     }
 }
 
-/// Online: the agent has the console open (a live session) and has not set themselves away
-/// or do-not-disturb. See decision 0007.
+/// Online: the agent has the console open (a console page holding its live stream) and has not
+/// set themselves away or do-not-disturb. See decision 0007.
 pub(crate) async fn is_online(store: &Store, agent: Id) -> Result<bool, FreshdeskError> {
     let presence = store.list_presence().await?.into_iter().find(|(id, _)| *id == agent).map(|(_, p)| p);
     if !matches!(presence, None | Some(Presence::Available)) {
         return Ok(false);
     }
-    Ok(store.has_live_console_session(agent, now_millis()).await?)
+    Ok(crate::console::has_open_console(store, agent).await?)
 }
 
 /// What a pop (or the console's widget) ties the call to.

@@ -15,7 +15,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use ctihub_domain::Id;
 use ctihub_domain::ticket::Channel;
-use ctihub_domain::time::now_millis;
 use ctihub_domain::user::User;
 use ctihub_store::StoreError;
 use serde_json::{Map, Value, json};
@@ -122,10 +121,7 @@ pub(crate) async fn create_voice_ticket(
 
 /// Deliver a pop to an agent with an open console, else say there is none.
 async fn display(state: &AppState, agent: Id, payload: Value) -> Result<Response, ZendeskError> {
-    let now = now_millis();
-    // A console that said it was open within the last beats (and a margin for a slow one).
-    let since = now - 2 * crate::console::STREAM_BEAT.as_millis() as i64 - 15_000;
-    if !state.store.has_open_console(agent, now, since).await? {
+    if !crate::console::has_open_console(&state.store, agent).await? {
         return Err(ZendeskError::new(
             StatusCode::CONFLICT,
             "AgentOffline",

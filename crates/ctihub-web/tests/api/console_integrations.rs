@@ -8,6 +8,7 @@ use reqwest::header::{COOKIE, LOCATION};
 
 use crate::console_helpers::{FormBody, no_redirects, sign_in};
 use crate::helpers::{TestApp, on_each_app};
+use crate::sse::EventStream;
 
 async fn get_page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
     let response = no_redirects().get(app.url(path)).header(COOKIE, cookie).send().await.unwrap();
@@ -102,8 +103,9 @@ async fn the_widget_files_a_freshdesk_call_as_the_pop_api_would() {
             ..Default::default()
         };
         let existing = app.store.create_ticket(new).await.unwrap().id;
-        // Signed in: online, so the pop leaves the call for the agent to file.
+        // Signed in with the console page open: online, so the pop leaves the call for the agent.
         let (cookie, csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let _console = EventStream::open_console(app, &cookie).await;
         let pop = serde_json::json!({"requester_phone": CALLER, "responder_id": anna.id, "call_reference_id": "w-1",
                                      "ticket_id": existing, "call_info": {"Queue": "Billing"}});
         let answer = freshdesk_pop(app, &key, pop).await;
@@ -175,7 +177,9 @@ async fn a_forwarded_freshdesk_call_pops_for_the_other_agent_and_keeps_the_notes
         let (end_user, _) = app.user(Role::EndUser, "eve@example.com", "eve password").await;
         carl(app).await;
         let (cookie, csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
-        sign_in(app, "ben@example.com", "ben password").await.unwrap();
+        let _annas_page = EventStream::open_console(app, &cookie).await;
+        let (ben_cookie, _) = sign_in(app, "ben@example.com", "ben password").await.unwrap();
+        let _bens_page = EventStream::open_console(app, &ben_cookie).await;
         let pop = serde_json::json!({"requester_phone": CALLER, "responder_id": anna.id, "call_reference_id": "fw-1"});
         let call_id = freshdesk_pop(app, &key, pop).await["id"].as_i64().unwrap();
         let forward = format!("/console/calls/{call_id}/forward");
@@ -219,6 +223,7 @@ async fn the_notepad_kept_with_an_open_call_reaches_the_ticket_the_next_pop_crea
         let (anna, key) = app.user(Role::Agent, "anna@example.com", "anna password").await;
         carl(app).await;
         let (cookie, csrf) = sign_in(app, "anna@example.com", "anna password").await.unwrap();
+        let _console = EventStream::open_console(app, &cookie).await;
         let pop = serde_json::json!({"requester_phone": CALLER, "responder_id": anna.id, "call_reference_id": "n-1"});
         let call_id = freshdesk_pop(app, &key, pop).await["id"].as_i64().unwrap();
         let notepad = format!("/console/calls/{call_id}/notepad");

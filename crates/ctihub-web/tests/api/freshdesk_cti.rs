@@ -64,11 +64,13 @@ async fn detail(app: &TestApp, key: &str, reference: &str) -> Value {
     answer[0].clone()
 }
 
-/// An agent with the console open: online for the Freshdesk rules.
+/// An agent with the console open (signed in, the page holding its live stream): online for
+/// the Freshdesk rules.
 async fn sign_in_console(app: &TestApp, agent: &User) {
     let now = now_millis();
     let hash = format!("session-of-{}", agent.id);
     app.store.create_console_session(agent.id, &hash, now, now + 3_600_000).await.unwrap();
+    app.store.touch_console_stream(&hash, now).await.unwrap();
 }
 
 async fn customer(app: &TestApp, name: &str, phones: &[(PhoneKind, &str)]) -> User {
@@ -494,7 +496,7 @@ async fn the_admins_new_ticket_option_ties_an_online_agents_call_at_once() {
 }
 
 #[tokio::test]
-async fn away_or_do_not_disturb_counts_as_offline_and_a_signed_out_agent_too() {
+async fn away_or_do_not_disturb_counts_as_offline_and_so_does_an_agent_with_no_console_page_open() {
     on_each_app(async |app| {
         let (anna, key) = app.user(Role::Agent, "anna@example.com", "pw").await;
         let body = |reference: &str| json!({"requester_phone": CALLER, "responder_id": anna.id, "call_reference_id": reference});
@@ -506,6 +508,10 @@ async fn away_or_do_not_disturb_counts_as_offline_and_a_signed_out_agent_too() {
         assert_eq!(pop(app, &key, body("d-3")).await["ticket_id"], Value::Null);
         app.store.delete_console_sessions_of(anna.id).await.unwrap();
         assert!(pop(app, &key, body("d-4")).await["ticket_id"].is_i64(), "signed out: offline");
+        // Signed in, but the browser was closed: no console page holds the stream.
+        let now = now_millis();
+        app.store.create_console_session(anna.id, "closed-browser", now, now + 3_600_000).await.unwrap();
+        assert!(pop(app, &key, body("d-5")).await["ticket_id"].is_i64(), "no console page open: offline");
     })
     .await;
 }
