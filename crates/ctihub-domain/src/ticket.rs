@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::call::Call;
 use crate::time::Millis;
 use crate::{DomainError, Id};
 
@@ -166,6 +167,27 @@ pub struct VoicePart {
     /// Call fields chosen for display, in order (TPE `call_fields`).
     #[serde(default)]
     pub call_fields: Vec<(String, serde_json::Value)>,
+}
+
+impl VoicePart {
+    /// The call part of a comment about `call`, with the call's values as they stand: who called
+    /// whom, when, how long, who answered, the recording, transcript and caller's location.
+    /// Callers choose the `call_fields` to show.
+    pub fn of_call(call: &Call) -> VoicePart {
+        let data = &call.data;
+        VoicePart {
+            from: Some(data.from_line.clone()),
+            to: Some(data.to_line.clone()),
+            recording_url: data.recording_url.clone(),
+            started_at: Some(data.started_at),
+            duration: data.duration,
+            answered_by_id: data.agent_id,
+            transcript: data.transcript.clone(),
+            location: data.details.get("end_user_location").and_then(|v| v.as_str()).map(str::to_owned),
+            call_id: Some(call.id),
+            call_fields: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -21,21 +21,11 @@ use crate::cti::view::display_name;
 use crate::freshdesk::widget;
 use crate::hub::kinds;
 
-/// A voice comment's call part, from the call as it stands.
+/// A voice comment's call part, from the call as it stands. PBXs that report only talk time
+/// still show a length.
 fn voice_part(call: &Call) -> VoicePart {
-    let data = &call.data;
-    VoicePart {
-        from: Some(data.from_line.clone()),
-        to: Some(data.to_line.clone()),
-        recording_url: data.recording_url.clone(),
-        started_at: Some(data.started_at),
-        duration: data.duration.or(data.talk_time),
-        answered_by_id: data.agent_id,
-        transcript: data.transcript.clone(),
-        location: None,
-        call_id: Some(call.id),
-        call_fields: Vec::new(),
-    }
+    let of_call = VoicePart::of_call(call);
+    VoicePart { duration: call.data.duration.or(call.data.talk_time), location: None, ..of_call }
 }
 
 fn call_summary(call: &Call) -> String {

@@ -514,18 +514,9 @@ pub(crate) fn comment_fields(requested: &[String]) -> Vec<String> {
 /// The voice part of a comment about `call`, showing `names` (as [`comment_fields`] chose them)
 /// with the call's current values.
 pub(crate) fn voice_part(call: &Call, names: &[String]) -> VoicePart {
-    let data = &call.data;
     VoicePart {
-        from: Some(data.from_line.clone()),
-        to: Some(data.to_line.clone()),
-        recording_url: data.recording_url.clone(),
-        started_at: Some(data.started_at),
-        duration: data.duration,
-        answered_by_id: data.agent_id,
-        transcript: data.transcript.clone(),
-        location: data.details.get("end_user_location").and_then(Value::as_str).map(str::to_owned),
-        call_id: Some(call.id),
         call_fields: names.iter().map(|n| (n.clone(), field_value(call, n))).collect(),
+        ..VoicePart::of_call(call)
     }
 }
 
