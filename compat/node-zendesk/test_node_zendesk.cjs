@@ -28,9 +28,12 @@ const voiceComment = (from) => ({
 
 /** The agent's console: a session signed in through the form, and the page's live event stream. */
 async function openConsole() {
+  // `headers.get` joins several Set-Cookie headers with ", " (getSetCookie needs a newer Node
+  // than Debian's 18); cookie values here are tokens without commas or semicolons.
   const cookieOf = (response, name) => {
-    const line = response.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
-    return line.split(";")[0];
+    const value = (response.headers.get("set-cookie") || "").match(new RegExp(`(?:^|, )${name}=([^;,]*)`));
+    assert.ok(value, `no ${name} cookie`);
+    return `${name}=${value[1]}`;
   };
   const csrfOf = (html) => html.match(/name="csrf" value="([^"]+)"/)[1];
   const form = await fetch(`${URL}/console/login`);
