@@ -13,6 +13,7 @@ mod call_reports;
 mod caller_context;
 mod caller_index;
 mod calls;
+mod cluster;
 mod custom_fields;
 mod error;
 mod hub_events;
@@ -44,6 +45,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use call_reports::CallRange;
 pub use caller_context::{OrganizationSummary, TicketSummary};
 pub use caller_index::CallerMatch;
+pub use cluster::{ClusterNode, WhenLocked};
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
 pub use journal::JournalFilter;
@@ -256,7 +258,9 @@ impl Store {
             Backend::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
-        self.align_phone_index().await?;
+        // Nodes starting together re-key once: the first does it, the others wait and find the
+        // index already in step.
+        self.exclusively("caller-index", WhenLocked::Wait, self.align_phone_index()).await?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! error shape; `native` is ctihub's own API for the console and administration.
 
 pub mod auth;
+pub mod cluster;
 mod console;
 pub mod cti;
 pub mod error;
@@ -49,15 +50,20 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub hub: hub::Hub,
+    /// This node among the others on the same database (one on SQLite).
+    pub node: cluster::Node,
     /// Requests per minute per credential on the Zendesk API (Zendesk's own default: 700).
     pub rate_limiter: std::sync::Arc<RateLimiter>,
 }
 
 impl AppState {
-    /// Must be called inside a Tokio runtime: it starts the hub's delivery task.
+    /// Must be called inside a Tokio runtime: it starts the hub's delivery task and this node's
+    /// heartbeat.
     pub fn new(store: Store) -> Self {
         let hub = hub::Hub::start(store.clone());
-        AppState { store, hub, rate_limiter: Default::default() }
+        let node = cluster::Node::new();
+        tokio::spawn(node.clone().keep_beating(store.clone()));
+        AppState { store, hub, node, rate_limiter: Default::default() }
     }
 
     /// Allow `per_minute` Zendesk API requests per credential and minute on this node.
@@ -123,14 +129,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.store.phones().warm_up();
+    if let Ok(address) = listener.local_addr() {
+        state.node.set_address(address.to_string());
+    }
     let retention = tokio::spawn(retention::run(state.clone()));
     let hub = state.hub.clone();
     let shutdown = async move {
         shutdown.await;
         hub.close();
     };
+    let (store, node) = (state.store.clone(), state.node.clone());
     let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     retention.abort();
+    if let Err(e) = node.leave(&store).await {
+        tracing::warn!(error = %e, "cluster: cannot take this node out of the count; the others will in seconds");
+    }
     result
 }
 

@@ -1,9 +1,11 @@
 //! Purges what is kept only for a while: journal entries past the configured retention (Zammad
 //! keeps 12 months), and hub events older than a day (consoles replay only recent misses).
+//! In a cluster one node purges at a time; the others skip that hour's run.
 
 use std::time::Duration;
 
 use ctihub_domain::time::{Millis, now_millis};
+use ctihub_store::WhenLocked;
 
 use crate::AppState;
 use crate::cti::load_config;
@@ -13,8 +15,10 @@ const HUB_EVENTS_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 pub(crate) async fn run(state: AppState) {
     loop {
-        if let Err(e) = purge_once(&state).await {
-            tracing::warn!(error = %e, "retention: purge failed; retrying in an hour");
+        match state.store.exclusively("retention", WhenLocked::Skip, purge_once(&state)).await {
+            Ok(Some(())) => {}
+            Ok(None) => tracing::debug!("retention: another node is purging; skipped"),
+            Err(e) => tracing::warn!(error = %e, "retention: purge failed; retrying in an hour"),
         }
         tokio::time::sleep(EVERY).await;
     }

@@ -362,20 +362,12 @@ struct EventsParams {
     after: Option<Id>,
 }
 
+/// How often an open console stream re-checks its session.
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The live channel. Ends when the session does (signed out elsewhere, expired), so a revoked
-/// session stops receiving pops; the browser's reconnect then gets a 401.
-/// How often an open console stream re-checks its session and says it is still open.
-pub(crate) const STREAM_BEAT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Whether `user_id` has a console open now: a live session whose page said it held the live
-/// stream within the last two beats (and a margin for a slow one). A signed-in session alone
-/// is not enough: it outlives a closed browser by hours.
-pub(crate) async fn has_open_console(store: &ctihub_store::Store, user_id: Id) -> ctihub_store::StoreResult<bool> {
-    let now = now_millis();
-    let since = now - 2 * STREAM_BEAT.as_millis() as i64 - 15_000;
-    store.has_open_console(user_id, now, since).await
-}
-
+/// session stops receiving pops; the browser's reconnect then gets a 401. While it is open, the
+/// agent has a console open (`cluster::has_open_console`), on whichever node serves it.
 async fn events(
     State(state): State<AppState>,
     agent: Agent,
@@ -386,23 +378,23 @@ async fn events(
     let last = crate::native::events::last_seen(&headers, params.after);
     let not_before = now_millis() - REPLAY_WINDOW_MS;
     let events = crate::native::events::hub_events(&state, agent.user.id, last, Some(not_before)).await?;
-    // While the stream is open the console counts as open (`Store::has_open_console`): noted now
-    // and every `STREAM_BEAT`, as long as the session holds.
-    state.store.touch_console_stream(&agent.token_hash, now_millis()).await?;
+    let open = state.node.open_console_stream(&state.store, agent.user.id, &agent.token_hash).await?;
     let store = state.store.clone();
     let ended = async move {
         loop {
-            tokio::time::sleep(STREAM_BEAT).await;
-            match store.console_session(&agent.token_hash, now_millis()).await {
-                Ok(None) => return,
-                Ok(Some(_)) => {
-                    let _ = store.touch_console_stream(&agent.token_hash, now_millis()).await;
-                }
-                Err(_) => {}
+            tokio::time::sleep(SESSION_RECHECK).await;
+            if let Ok(None) = store.console_session(&agent.token_hash, now_millis()).await {
+                return;
             }
         }
     };
-    Ok(crate::native::events::sse(events.take_until(Box::pin(ended))).into_response())
+    // The stream owns the registration: when the browser goes away the body is dropped, and
+    // with it the console's place in the count.
+    let events = events.take_until(Box::pin(ended)).map(move |event| {
+        let _still_open = &open;
+        event
+    });
+    Ok(crate::native::events::sse(events).into_response())
 }
 
 #[derive(Debug, Deserialize)]

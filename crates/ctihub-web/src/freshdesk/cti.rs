@@ -299,7 +299,7 @@ pub(crate) async fn is_online(store: &Store, agent: Id) -> Result<bool, Freshdes
     if !matches!(presence, None | Some(Presence::Available)) {
         return Ok(false);
     }
-    Ok(crate::console::has_open_console(store, agent).await?)
+    Ok(crate::cluster::has_open_console(store, agent).await?)
 }
 
 /// What a pop (or the console's widget) ties the call to.

@@ -121,7 +121,7 @@ pub(crate) async fn create_voice_ticket(
 
 /// Deliver a pop to an agent with an open console, else say there is none.
 async fn display(state: &AppState, agent: Id, payload: Value) -> Result<Response, ZendeskError> {
-    if !crate::console::has_open_console(&state.store, agent).await? {
+    if !crate::cluster::has_open_console(&state.store, agent).await? {
         return Err(ZendeskError::new(
             StatusCode::CONFLICT,
             "AgentOffline",

@@ -70,7 +70,11 @@ async fn sign_in_console(app: &TestApp, agent: &User) {
     let now = now_millis();
     let hash = format!("session-of-{}", agent.id);
     app.store.create_console_session(agent.id, &hash, now, now + 3_600_000).await.unwrap();
-    app.store.touch_console_stream(&hash, now).await.unwrap();
+    app.node.registered(&app.store).await.unwrap();
+    app.store
+        .open_console_stream(&format!("stream-of-{}", agent.id), app.node.id(), agent.id, &hash, now)
+        .await
+        .unwrap();
 }
 
 async fn customer(app: &TestApp, name: &str, phones: &[(PhoneKind, &str)]) -> User {

@@ -13,6 +13,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub backend: &'static str,
+    /// The node this app runs as (each app is its own node, as each server process is).
+    pub node: ctihub_web::cluster::Node,
     database: Arc<TestStore>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -60,6 +62,7 @@ async fn spawn_with(store: Store, database: Arc<TestStore>, configure: impl FnOn
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let state = configure(AppState::new(store.clone()));
+    let node = state.node.clone();
     tokio::spawn(async move {
         ctihub_web::serve(listener, state, async {
             let _ = rx.await;
@@ -67,7 +70,7 @@ async fn spawn_with(store: Store, database: Arc<TestStore>, configure: impl FnOn
         .await
         .expect("server runs");
     });
-    TestApp { base, client: reqwest::Client::new(), store, backend, database, shutdown: Some(tx) }
+    TestApp { base, client: reqwest::Client::new(), store, backend, node, database, shutdown: Some(tx) }
 }
 
 /// Run `test` against a fresh app on every backend.

@@ -280,6 +280,18 @@ async fn display_endpoints_pop_in_an_open_console_and_say_when_they_cannot() {
             assert_eq!((missing.status, missing.body["error"].as_str()), (404, Some("RecordNotFound")), "{path}");
         }
         assert!(events.next(Duration::from_millis(200)).await.is_none_or(|e| e.kind != "screen_pop"));
+
+        // The page went away: its stream no longer counts, and the agent is offline again.
+        drop(events);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let answer = zd.post(&display_ticket, json!({})).await;
+            if answer.status == 409 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "still counted open: {}", answer.status);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     })
     .await;
 }
