@@ -4,6 +4,12 @@
 //! `pg_notify('ctihub_events', id)` in the same transaction wakes every node's hub, which reads
 //! the rows it has not delivered yet. NOTIFY is sent only at commit, so no node sees an event
 //! that was rolled back.
+//!
+//! Event ids are also the order of commits: on PostgreSQL each publishing transaction takes one
+//! advisory lock before it draws its id, so no event becomes visible before one with a lower id.
+//! A console that saw event N (`Last-Event-ID: N`) has therefore seen everything up to N for
+//! it, on whichever node it reconnects. The lock costs little: PostgreSQL already serializes the
+//! commits of transactions that NOTIFY.
 
 use ctihub_domain::Id;
 use ctihub_domain::time::{Millis, now_millis};
@@ -16,6 +22,9 @@ use crate::{Backend, Store, StoreResult, on_pool};
 
 /// The PostgreSQL channel hub events are announced on.
 pub const HUB_CHANNEL: &str = "ctihub_events";
+
+/// The transaction-level advisory lock that orders hub event ids by commit ("ctihubev").
+const PUBLISH_LOCK: i64 = 0x6374_6968_7562_6576;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HubEvent {
@@ -112,6 +121,9 @@ impl Store {
         let recipients_text = recipients.map(|r| to_text(&r));
         let id = on_pool!(self, |pool, PG| {
             let mut tx = crate::begin_write!(pool, PG);
+            if PG {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PUBLISH_LOCK).execute(&mut *tx).await?;
+            }
             let id = next_id!(tx, PG);
             sqlx::query(
                 "INSERT INTO hub_events (id, kind, recipients, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
