@@ -38,7 +38,7 @@ impl Store {
         on_pool!(self, |pool, PG| {
             sqlx::query(
                 "INSERT INTO cluster_nodes (id, address, version, started_at, seen_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+                 ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, address = excluded.address",
             )
             .bind(&node.id)
             .bind(&node.address)

@@ -62,8 +62,12 @@ impl Node {
         &self.inner.id
     }
 
-    pub fn set_address(&self, address: impl Into<String>) {
+    /// Note where this node listens, and tell the others at once rather than at the next beat.
+    pub async fn listening_on(&self, address: impl Into<String>, store: &Store) {
         let _ = self.inner.address.set(address.into());
+        if let Err(e) = self.beat(store).await {
+            tracing::warn!(error = %e, "cluster: cannot note this node's address yet");
+        }
     }
 
     /// The oldest last beat of a node still alive at `now`.

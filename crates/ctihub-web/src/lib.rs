@@ -130,7 +130,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     state.store.phones().warm_up();
     if let Ok(address) = listener.local_addr() {
-        state.node.set_address(address.to_string());
+        state.node.listening_on(address.to_string(), &state.store).await;
     }
     let retention = tokio::spawn(retention::run(state.clone()));
     let hub = state.hub.clone();

@@ -33,6 +33,7 @@ use crate::native;
         native::dip::dip,
         native::reports::calls,
         native::reports::export,
+        native::cluster::nodes,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),
@@ -44,6 +45,7 @@ use crate::native;
         (name = "events", description = "Real-time events for agent consoles (SSE)"),
         (name = "routing", description = "Inbound routing rules and business hours (admins)"),
         (name = "reports", description = "Call reports and the call export"),
+        (name = "cluster", description = "The nodes serving this database (admins)"),
     )
 )]
 pub struct NativeApi;

@@ -15,6 +15,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let database = settings.database.describe();
+    let state = AppState::new(store.clone()).with_api_rate_limit(settings.api_rate_limit);
+    // Known to the other nodes by the time the banner says this one listens.
+    state.node.listening_on(addr.to_string(), &store).await;
 
     // The banner is for the person who started the server (and names the real port when the
     // configured one was 0); logs carry the same facts for collectors.
@@ -24,13 +27,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         println!("{}", admin_hint(settings));
     }
 
-    ctihub_web::serve(
-        listener,
-        AppState::new(store.clone()).with_api_rate_limit(settings.api_rate_limit),
-        ctihub_web::shutdown_signal(),
-    )
-    .await
-    .context("the server failed")?;
+    ctihub_web::serve(listener, state, ctihub_web::shutdown_signal()).await.context("the server failed")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

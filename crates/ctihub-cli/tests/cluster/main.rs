@@ -7,6 +7,7 @@ mod node;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use console::{Console, sign_in};
@@ -85,6 +86,14 @@ impl Cluster {
         Console::open(&self.nodes[node].base, &cookie).await
     }
 
+    /// The addresses of the live nodes, as node `node` lists them to an admin.
+    async fn live_nodes(&self, client: &reqwest::Client, node: usize) -> BTreeSet<String> {
+        let answer = client.get(self.nodes[node].url("/api/hub/cluster")).bearer_auth(&self.admin_token).send().await;
+        let body: serde_json::Value = answer.unwrap().json().await.unwrap();
+        let nodes = body["nodes"].as_array().unwrap_or_else(|| panic!("a node list: {body}"));
+        nodes.iter().map(|n| format!("http://{}", n["address"].as_str().unwrap())).collect()
+    }
+
     /// Zendesk's "show this user to this agent", posted to `node`: its status.
     async fn display_user(&self, client: &reqwest::Client, node: usize, agent: i64) -> u16 {
         let path = format!("/api/v2/channels/voice/agents/{agent}/users/{}/display.json", self.customer);
@@ -124,6 +133,12 @@ async fn a_console_on_one_node_gets_pops_from_the_others_and_every_node_answers_
     let cluster = Cluster::start("pops", 3, &["Anna", "Ben"]);
     let client = reqwest::Client::new();
     let mut anna = cluster.console("Anna", 0).await;
+
+    // Each node lists all three.
+    let all: BTreeSet<String> = cluster.nodes.iter().map(|n| n.base.clone()).collect();
+    for node in 0..3 {
+        assert_eq!(cluster.live_nodes(&client, node).await, all, "as node{} sees it", node + 1);
+    }
 
     // An answered call posted to node 3 pops on Anna's console on node 1.
     for (_, form) in lifecycle("across-nodes", "Anna").iter().take(2) {
@@ -180,6 +195,9 @@ async fn a_node_killed_mid_traffic_loses_no_acknowledged_event_and_its_consoles_
     // Sustained traffic from four PBX lines, spread over all three nodes; an event whose node
     // fails is retried on the next one, as a PBX behind a load balancer would.
     let acknowledged: Acknowledged = Default::default();
+    // Events acknowledged before and after the kill: the traffic must span it.
+    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acks_around_kill = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let bases: Vec<String> = cluster.nodes.iter().map(|n| n.base.clone()).collect();
     let names = ["Anna", "Ben", "Carl"];
     let traffic_ends = Instant::now() + Duration::from_secs(6);
@@ -187,6 +205,7 @@ async fn a_node_killed_mid_traffic_loses_no_acknowledged_event_and_its_consoles_
     for line in 0..4_usize {
         let (client, bases, path, acknowledged) =
             (client.clone(), bases.clone(), cluster.push_path.clone(), acknowledged.clone());
+        let (killed, acks_around_kill) = (killed.clone(), acks_around_kill.clone());
         lines.push(tokio::spawn(async move {
             let mut errors = Vec::new();
             for n in 0..150_usize {
@@ -200,6 +219,8 @@ async fn a_node_killed_mid_traffic_loses_no_acknowledged_event_and_its_consoles_
                         match push(&client, base, &path, form).await {
                             Ok(()) => {
                                 acknowledged.lock().await.entry(call.clone()).or_default().insert(*event);
+                                acks_around_kill[usize::from(killed.load(Ordering::SeqCst))]
+                                    .fetch_add(1, Ordering::SeqCst);
                                 break;
                             }
                             Err(e) => errors.push(e),
@@ -213,6 +234,7 @@ async fn a_node_killed_mid_traffic_loses_no_acknowledged_event_and_its_consoles_
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     cluster.nodes[VICTIM].kill();
+    killed.store(true, Ordering::SeqCst);
     let killed_at = Instant::now();
 
     // Dora's only console was on the dead node: within seconds no node counts it.
@@ -221,6 +243,8 @@ async fn a_node_killed_mid_traffic_loses_no_acknowledged_event_and_its_consoles_
         .expect("node1 stops counting the dead node's console");
     let noticed_after = killed_at.elapsed();
     eprintln!("cluster: the dead node's console stopped counting after {noticed_after:?}");
+    let survivors: BTreeSet<String> = [0, 2].iter().map(|&n| cluster.nodes[n].base.clone()).collect();
+    assert_eq!(cluster.live_nodes(&client, 2).await, survivors, "the dead node is no longer listed");
 
     let mut transport_errors = 0;
     for line in lines {
@@ -231,7 +255,9 @@ async fn a_node_killed_mid_traffic_loses_no_acknowledged_event_and_its_consoles_
     // Every acknowledged event is stored, on the nodes that live on.
     let store = cluster.db.store().await;
     let acknowledged = acknowledged.lock().await.clone();
-    assert!(acknowledged.len() > 20, "too little traffic to prove anything: {} calls", acknowledged.len());
+    let [before, after] = [0, 1].map(|i| acks_around_kill[i].load(Ordering::SeqCst));
+    eprintln!("cluster: {} calls; events acknowledged {before} before the kill, {after} after", acknowledged.len());
+    assert!(before > 0 && after > 0, "the traffic must span the kill: {before} events before, {after} after");
     let mut answered_by: HashMap<i64, String> = HashMap::new();
     for (call_ref, events) in &acknowledged {
         let call = store.find_call_by_ref("zammad", call_ref).await.unwrap();
@@ -267,8 +293,7 @@ async fn a_node_killed_mid_traffic_loses_no_acknowledged_event_and_its_consoles_
             assert!(nodes.len() > 1 && nodes[0] == bases[VICTIM], "{name} moved off the dead node: {nodes:?}");
         }
     }
-    let survivors = [&cluster.nodes[0], &cluster.nodes[2]];
-    for node in survivors {
+    for node in [&cluster.nodes[0], &cluster.nodes[2]] {
         assert!(!node.log().contains("panicked"), "{} panicked:\n{}", node.name, node.log());
     }
 }

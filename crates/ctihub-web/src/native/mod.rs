@@ -2,6 +2,7 @@
 //! Documented at `/api/hub/openapi.json`.
 
 pub(crate) mod callers;
+pub(crate) mod cluster;
 pub(crate) mod cti_admin;
 pub(crate) mod dip;
 pub(crate) mod events;
@@ -40,6 +41,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/reports/calls", get(reports::calls))
         .route("/calls.csv", get(reports::export))
         .route("/events", get(events::stream))
+        .route("/cluster", get(cluster::nodes))
 }
 
 /// Deserialize a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).
