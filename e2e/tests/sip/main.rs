@@ -325,3 +325,18 @@ async fn an_outbound_call_presents_the_caller_id_ctihub_chose() {
     let entry = pbx.journal_entry(&call_id).await;
     assert_eq!(entry["from_comment"], AGENT_NAME, "the agent who called, from the From display name (user[])");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_still_connect_while_ctihub_is_down() {
+    let pbx = Pbx::start("ctihub-down", RING_TIMEOUT_MS).await;
+    pbx.stop_ctihub().await;
+    let phone = Answer::Answers { ring_ms: 200, hangs_up: HangsUp::Caller, talk_ms: 500, expect_caller_id: None };
+    let dial = Dial::Answered { hangs_up: HangsUp::Caller, talk_ms: 500 };
+    let call_id = pbx.call("ctihub-down", &ERIKA, &dial, Some(&phone)).await;
+    // The events are lost (kamailio does not retry), the call is not.
+    assert!(pbx.db.store.find_call_by_ref("zammad", &call_id).await.unwrap().is_none());
+    let log = pbx.kamailio_log();
+    for event in ["newCall", "answer", "hangup"] {
+        assert!(log.contains(&format!("ctihub did not take {event} for {call_id}")), "{event}: {log}");
+    }
+}

@@ -302,6 +302,17 @@ impl Pbx {
             .unwrap_or_else(|| panic!("no `{call_id}` in the caller log: {log}"))
     }
 
+    /// Take ctihub away (its port refuses connections), as an outage would.
+    pub async fn stop_ctihub(&self) {
+        self.server.abort();
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            assert!(Instant::now() < deadline, "ctihub still listens on {addr} 5 s after stopping it");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn kamailio_log(&self) -> String {
         self.kamailio.log()
     }
