@@ -31,9 +31,18 @@ pub const BLOCKED: &str = "+4930666000666";
 /// Outbound calls to `4989…` present this number (the routing table's one row).
 pub const MUNICH_CALLER_ID: &str = "4930600000777";
 
-/// A port nobody on 127.0.0.1 uses right now (UDP, as SIP and RTP here are UDP only).
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `N` distinct ports nobody on 127.0.0.1 uses right now (UDP: SIP and RTP here are UDP only),
+/// none of them in `avoid` (ports this case chose earlier that are not bound at the moment).
+/// The sockets are held until all are chosen, so the kernel cannot hand out one port twice.
+pub fn free_udp_ports<const N: usize>(avoid: &[u16]) -> [u16; N] {
+    for _ in 0..20 {
+        let sockets: Vec<UdpSocket> = (0..N).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        let ports: Vec<u16> = sockets.iter().map(|s| s.local_addr().unwrap().port()).collect();
+        if ports.iter().all(|p| !avoid.contains(p)) {
+            return ports.try_into().unwrap();
+        }
+    }
+    panic!("no {N} free UDP ports outside {avoid:?} in 20 tries");
 }
 
 /// The case directory: kept under target/ so traces survive a failure for reading.
@@ -202,8 +211,7 @@ impl Pbx {
             ctihub_web::serve(listener, state, std::future::pending()).await.unwrap();
         });
 
-        let sip_port = free_udp_port();
-        let phone_port = free_udp_port();
+        let [sip_port, phone_port] = free_udp_ports(&[]);
         let config = render_kamailio_cfg(&[
             ("LISTEN", format!("udp:127.0.0.1:{sip_port}")),
             ("HOSTPORT", format!("127.0.0.1:{sip_port}")),
@@ -237,22 +245,15 @@ impl Pbx {
     /// through kamailio; both must run their scenario to the end. Returns the SIP Call-ID.
     pub async fn call(&self, case: &str, caller: &Caller, dial: &Dial, answer: Option<&Answer>) -> String {
         let call_id = format!("{case}-%u@ctihub-e2e");
+        let [phone_media, caller_port, caller_media] = free_udp_ports(&[self.sip_port, self.phone_port]);
         let callee = answer.map(|answer| {
-            let sipp = Sipp::start(
-                &self.dir,
-                "phone",
-                &callee_scenario(answer),
-                self.phone_port,
-                free_udp_port(),
-                None,
-                "unused",
-            );
+            let scenario = callee_scenario(answer);
+            let sipp = Sipp::start(&self.dir, "phone", &scenario, self.phone_port, phone_media, None, "unused");
             (sipp, self.wait_until_bound(self.phone_port))
         });
-        let caller_port = free_udp_port();
         let scenario = caller_scenario(case, caller, dial);
         let calling =
-            Sipp::start(&self.dir, "caller", &scenario, caller_port, free_udp_port(), Some(self.sip_port), &call_id);
+            Sipp::start(&self.dir, "caller", &scenario, caller_port, caller_media, Some(self.sip_port), &call_id);
         calling.finish().await;
         if let Some((callee, ())) = callee {
             callee.finish().await;
