@@ -90,6 +90,13 @@ async fn check(pbx: &Pbx, call_id: &str, expect: Expect) {
         expect.talking_ms
     );
 
+    // Each event exactly once: no INVITE or 200 OK retransmission became a second event.
+    let events = pbx.db.store.list_call_events(call.id).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let expected: &[&str] =
+        if expect.talking_ms.is_some() { &["newCall", "answer", "hangup"] } else { &["newCall", "hangup"] };
+    assert_eq!(kinds, expected, "the events kamailio posted; {context}");
+
     // Durations from the times the events reached ctihub, which follow the phones' pauses.
     let waited = data.answered_at.or(data.ended_at).unwrap() - data.started_at;
     assert!(
