@@ -33,6 +33,7 @@ use crate::native;
         native::dip::dip,
         native::reports::calls,
         native::reports::export,
+        native::audit::list,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),
@@ -44,6 +45,7 @@ use crate::native;
         (name = "events", description = "Real-time events for agent consoles (SSE)"),
         (name = "routing", description = "Inbound routing rules and business hours (admins)"),
         (name = "reports", description = "Call reports and the call export"),
+        (name = "audit", description = "The audit log of sign-ins, token and settings changes (admins)"),
     )
 )]
 pub struct NativeApi;

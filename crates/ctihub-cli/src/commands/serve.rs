@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ctihub_store::redact_url;
 use ctihub_web::AppState;
+use ctihub_web::client::Network;
 use tokio::net::TcpListener;
 
 use super::{open_store, shell_quote};
@@ -24,13 +25,16 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         println!("{}", admin_hint(settings));
     }
 
-    ctihub_web::serve(
-        listener,
-        AppState::new(store.clone()).with_api_rate_limit(settings.api_rate_limit),
-        ctihub_web::shutdown_signal(),
-    )
-    .await
-    .context("the server failed")?;
+    let network = Network {
+        trusted_proxies: settings.trusted_proxies.clone(),
+        public_https: settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+    };
+    let state = AppState::new(store.clone())
+        .with_api_rate_limit(settings.api_rate_limit)
+        .with_push_rate_limit(settings.push_rate_limit)
+        .with_address_rate_limit(settings.address_rate_limit)
+        .with_network(network);
+    ctihub_web::serve(listener, state, ctihub_web::shutdown_signal()).await.context("the server failed")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

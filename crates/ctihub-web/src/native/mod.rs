@@ -1,6 +1,7 @@
 //! ctihub's own API under `/api/hub`: what the console and administration scripts use.
 //! Documented at `/api/hub/openapi.json`.
 
+pub(crate) mod audit;
 pub(crate) mod callers;
 pub(crate) mod cti_admin;
 pub(crate) mod dip;
@@ -40,6 +41,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/reports/calls", get(reports::calls))
         .route("/calls.csv", get(reports::export))
         .route("/events", get(events::stream))
+        .route("/audit", get(audit::list))
 }
 
 /// Deserialize a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).
