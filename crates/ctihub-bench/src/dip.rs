@@ -110,7 +110,7 @@ pub async fn run(args: DipArgs) -> anyhow::Result<()> {
     let base = format!("http://{}{}", listener.local_addr()?, args.endpoint.path());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // The benchmark is one client far beyond Zendesk's per-minute budget.
-    let state = AppState::new(store.clone()).with_api_rate_limit(u32::MAX);
+    let state = AppState::new(store.clone()).with_api_rate_limit(u32::MAX).with_address_rate_limit(u32::MAX);
     let endpoint = args.endpoint;
     let server = tokio::spawn(ctihub_web::serve(listener, state, async {
         let _ = stopped.await;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail};
 use ctihub_domain::phone::Region;
 use ctihub_store::{DatabaseLocation, redact_url};
+use ctihub_web::client::IpNet;
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
@@ -29,6 +30,10 @@ pub const KEYS: &[(&str, Option<&str>)] = &[
     ("default_region", Some("US")),
     ("log_format", Some("text")),
     ("api_rate_limit", Some("700")),
+    ("push_rate_limit", Some("6000")),
+    ("address_rate_limit", Some("6000")),
+    ("trusted_proxies", None),
+    ("public_url", None),
 ];
 
 /// Environment variables with our prefix that are not configuration keys, so the misspelling
@@ -122,8 +127,16 @@ pub struct Settings {
     pub database: DatabaseLocation,
     pub default_region: Region,
     pub log_format: LogFormat,
-    /// Zendesk API requests per minute per credential on each node.
+    /// API requests per minute per credential (Authorization header) on each node.
     pub api_rate_limit: u32,
+    /// Pushes per minute per push-URL token (Zammad generic CTI, sipgate, placetel) on each node.
+    pub push_rate_limit: u32,
+    /// Requests per minute per client address on each node.
+    pub address_rate_limit: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR networks).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Where browsers reach the server; an https URL makes cookies `Secure` always.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -161,6 +174,10 @@ struct Raw {
     default_region: String,
     log_format: String,
     api_rate_limit: String,
+    push_rate_limit: String,
+    address_rate_limit: String,
+    trusted_proxies: Option<String>,
+    public_url: Option<String>,
 }
 
 /// A layer of plain string values with its own name for error messages.
@@ -295,16 +312,47 @@ pub fn load(sources: &Sources) -> anyhow::Result<Loaded> {
     let default_region =
         Region::parse(&raw.default_region).map_err(|e| invalid("default_region", &raw.default_region, e.message))?;
     let log_format = LogFormat::parse(&raw.log_format).map_err(|r| invalid("log_format", &raw.log_format, r))?;
-    let api_rate_limit = raw.api_rate_limit.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        invalid(
-            "api_rate_limit",
-            &raw.api_rate_limit,
-            "must be a whole number of requests per minute, at least 1".into(),
-        )
-    })?;
+    let per_minute = |key: &str, value: &str| {
+        value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid(key, value, "must be a whole number of requests per minute, at least 1".into()))
+    };
+    let api_rate_limit = per_minute("api_rate_limit", &raw.api_rate_limit)?;
+    let push_rate_limit = per_minute("push_rate_limit", &raw.push_rate_limit)?;
+    let address_rate_limit = per_minute("address_rate_limit", &raw.address_rate_limit)?;
+    let trusted_proxies = match raw.trusted_proxies.as_deref() {
+        Some(list) => list
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(IpNet::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|reason| invalid("trusted_proxies", list, reason))?,
+        None => Vec::new(),
+    };
+    let public_url = raw.public_url.map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+    if let Some(url) = &public_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(invalid("public_url", url, "must start with https:// or http://".into()));
+    }
 
     Ok(Loaded {
-        settings: Settings { listen, data_dir, database_url, database, default_region, log_format, api_rate_limit },
+        settings: Settings {
+            listen,
+            data_dir,
+            database_url,
+            database,
+            default_region,
+            log_format,
+            api_rate_limit,
+            push_rate_limit,
+            address_rate_limit,
+            trusted_proxies,
+            public_url,
+        },
         warnings: unknown_variables(&sources.env),
     })
 }

@@ -153,6 +153,18 @@ impl Store {
         Ok(totals)
     }
 
+    /// The cluster's count for `key` in the window starting at `window_start` (0 if none).
+    pub async fn rate_limit_count(&self, key: &str, window_start: Millis) -> StoreResult<u32> {
+        let hits: Option<i64> = on_pool!(self, |pool, PG| {
+            sqlx::query_scalar("SELECT hits FROM rate_limit_counts WHERE key = $1 AND window_start = $2")
+                .bind(key)
+                .bind(window_start)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(hits.map_or(0, |h| u32::try_from(h).unwrap_or(u32::MAX)))
+    }
+
     /// Forget the counts of windows that started before `cutoff`.
     pub async fn purge_rate_limit_counts(&self, cutoff: Millis) -> StoreResult<u64> {
         Ok(on_pool!(self, |pool, PG| {

@@ -117,6 +117,19 @@ impl Store {
         recipients: Option<&[Id]>,
         payload: &serde_json::Value,
     ) -> StoreResult<HubEvent> {
+        let event = self.publish_hub_event_once(kind, recipients, payload, None).await?;
+        Ok(event.expect("an event without a once-key is always published"))
+    }
+
+    /// The same, unless an event with `once_key` was published before: then nothing is stored
+    /// or announced, and `None` is returned.
+    pub async fn publish_hub_event_once(
+        &self,
+        kind: &str,
+        recipients: Option<&[Id]>,
+        payload: &serde_json::Value,
+        once_key: Option<&str>,
+    ) -> StoreResult<Option<HubEvent>> {
         let now = now_millis();
         let recipients_text = recipients.map(|r| to_text(&r));
         let id = on_pool!(self, |pool, PG| {
@@ -125,17 +138,19 @@ impl Store {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PUBLISH_LOCK).execute(&mut *tx).await?;
             }
             let id = next_id!(tx, PG);
-            sqlx::query(
-                "INSERT INTO hub_events (id, kind, recipients, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO hub_events (id, kind, recipients, payload, created_at, once_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (once_key) DO NOTHING RETURNING id",
             )
             .bind(id)
             .bind(kind)
             .bind(&recipients_text)
             .bind(to_text(payload))
             .bind(now)
-            .execute(&mut *tx)
+            .bind(once_key)
+            .fetch_optional(&mut *tx)
             .await?;
-            if PG {
+            if PG && inserted.is_some() {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(HUB_CHANNEL)
                     .bind(id.to_string())
@@ -143,15 +158,15 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
-            id
+            inserted
         });
-        Ok(HubEvent {
+        Ok(id.map(|id| HubEvent {
             id,
             kind: kind.to_owned(),
             recipients: recipients.map(<[Id]>::to_vec),
             payload: payload.clone(),
             created_at: now,
-        })
+        }))
     }
 
     /// Events with an id above `after`, oldest first.

@@ -8,6 +8,7 @@
 
 mod agent_calls;
 mod agent_sessions;
+mod audit;
 mod board;
 mod call_reports;
 mod caller_context;
@@ -42,6 +43,7 @@ use ctihub_domain::phone::PhoneNormalizer;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use audit::{AuditEntry, NewAuditEntry};
 pub use call_reports::CallRange;
 pub use caller_context::{OrganizationSummary, TicketSummary};
 pub use caller_index::CallerMatch;

@@ -56,9 +56,23 @@ impl Hub {
         recipients: Option<&[Id]>,
         payload: serde_json::Value,
     ) -> StoreResult<HubEvent> {
-        let event = self.store.publish_hub_event(kind, recipients, &payload).await?;
-        metrics::counter!("ctihub_hub_events_published_total", "kind" => kind.to_owned()).increment(1);
-        self.wake.notify_one();
+        let event = self.publish_once(kind, recipients, payload, None).await?;
+        Ok(event.expect("an event without a once-key is always published"))
+    }
+
+    /// The same, but only if no event was published with `once_key` before (`None` then).
+    pub async fn publish_once(
+        &self,
+        kind: &str,
+        recipients: Option<&[Id]>,
+        payload: serde_json::Value,
+        once_key: Option<&str>,
+    ) -> StoreResult<Option<HubEvent>> {
+        let event = self.store.publish_hub_event_once(kind, recipients, &payload, once_key).await?;
+        if event.is_some() {
+            metrics::counter!("ctihub_hub_events_published_total", "kind" => kind.to_owned()).increment(1);
+            self.wake.notify_one();
+        }
         Ok(event)
     }
 

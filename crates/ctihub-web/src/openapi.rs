@@ -34,6 +34,7 @@ use crate::native;
         native::reports::calls,
         native::reports::export,
         native::cluster::nodes,
+        native::audit::list,
     ),
     tags(
         (name = "users", description = "End-users, agents and admins"),
@@ -46,6 +47,7 @@ use crate::native;
         (name = "routing", description = "Inbound routing rules and business hours (admins)"),
         (name = "reports", description = "Call reports and the call export"),
         (name = "cluster", description = "The nodes serving this database (admins)"),
+        (name = "audit", description = "The audit log of sign-ins, token and settings changes (admins)"),
     )
 )]
 pub struct NativeApi;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use ctihub_domain::cti::{BlockedCaller, CtiConfig, NotifyRule, Route};
 use ctihub_store::Store;
+use ctihub_web::audit::{self, Actor, action};
 use ctihub_web::cti::config::new_token;
 use ctihub_web::cti::{load_config, push_path, save_config};
 
@@ -17,9 +18,12 @@ pub async fn run(settings: &Settings, command: CtiCommand) -> anyhow::Result<Exi
     let store = open_store(settings).await?;
     let mut config = load_config(&store).await.context("cannot read the CTI configuration")?;
     // What to print on stdout once the change is saved (paths go alone, so scripts can use them).
+    let rotates = matches!(command, CtiCommand::Token(CtiTokenCommand::Rotate));
     let output = apply(&store, &mut config, command).await?;
     if let Some(Change::Saved) | Some(Change::SavedAndPrint(_)) = &output {
         save_config(&store, &config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let action = if rotates { action::CTI_TOKEN_ROTATED } else { action::CTI_CONFIG_CHANGED };
+        audit::record(&store, Actor::Cli, action, None, None, None).await;
     }
     match output {
         Some(Change::SavedAndPrint(text)) | Some(Change::Print(text)) => println!("{text}"),
@@ -132,6 +136,8 @@ async fn apply(store: &Store, config: &mut CtiConfig, command: CtiCommand) -> an
             let mut freshdesk = ctihub_web::freshdesk::load_config(store).await?;
             freshdesk.new_ticket = new_ticket == Switch::On;
             ctihub_web::freshdesk::save_config(store, &freshdesk).await?;
+            let detail = Some(format!("new_ticket={}", freshdesk.new_ticket));
+            audit::record(store, Actor::Cli, action::FRESHDESK_CTI_CHANGED, None, None, detail).await;
             return Ok(None);
         }
         CtiCommand::Show => {

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ctihub_store::redact_url;
 use ctihub_web::AppState;
+use ctihub_web::client::Network;
 use tokio::net::TcpListener;
 
 use super::{open_store, shell_quote};
@@ -15,7 +16,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let database = settings.database.describe();
-    let state = AppState::new(store.clone()).with_api_rate_limit(settings.api_rate_limit);
+    let network = Network {
+        trusted_proxies: settings.trusted_proxies.clone(),
+        public_https: settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+    };
+    let state = AppState::new(store.clone())
+        .with_api_rate_limit(settings.api_rate_limit)
+        .with_push_rate_limit(settings.push_rate_limit)
+        .with_address_rate_limit(settings.address_rate_limit)
+        .with_network(network);
     // Known to the other nodes by the time the banner says this one listens.
     state.node.listening_on(addr.to_string(), &store).await;
 

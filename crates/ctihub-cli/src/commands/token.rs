@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use ctihub_web::audit::{self, Actor, action};
 use ctihub_web::auth::secrets::{generate_token, hash_token};
 
 use super::open_store;
@@ -17,7 +18,9 @@ pub async fn create(settings: &Settings, args: TokenCreateArgs) -> anyhow::Resul
         bail!("user {} ({}) is deactivated; a token for them would not work", user.id, args.email.trim());
     }
     let token = generate_token();
-    store.create_api_token(user.id, args.label.as_deref(), &hash_token(&token)).await?;
+    let stored = store.create_api_token(user.id, args.label.as_deref(), &hash_token(&token)).await?;
+    let (target, detail) = (Some(format!("token:{}", stored.id)), Some(format!("for user:{}", user.id)));
+    audit::record(&store, Actor::Cli, action::TOKEN_CREATED, target, None, detail).await;
     store.close().await;
     println!("{token}");
     Ok(ExitCode::SUCCESS)

@@ -45,6 +45,18 @@ pub async fn create(settings: &Settings, args: UserCreateArgs) -> anyhow::Result
     }
     // Store errors already read "field: problem", the form this command promises on stderr.
     let user = store.create_user(new).await.map_err(|e| anyhow!(e))?;
+    if user.role.is_staff() {
+        let (target, detail) = (Some(format!("user:{}", user.id)), Some(format!("role={}", user.role.as_str())));
+        ctihub_web::audit::record(
+            &store,
+            ctihub_web::audit::Actor::Cli,
+            ctihub_web::audit::action::USER_CREATED,
+            target,
+            None,
+            detail,
+        )
+        .await;
+    }
     store.close().await;
     println!("{}", user.id);
     Ok(ExitCode::SUCCESS)

@@ -30,6 +30,10 @@ struct Cluster {
 
 impl Cluster {
     fn start(purpose: &str, nodes: usize, agents: &[&str]) -> Cluster {
+        Cluster::start_with(purpose, nodes, agents, &[])
+    }
+
+    fn start_with(purpose: &str, nodes: usize, agents: &[&str], settings: &[(&str, &str)]) -> Cluster {
         let db = Database::create(purpose);
         db.ctihub(&["migrate"]);
         db.ctihub(&["user", "create", "--role", "admin", "--name", "Ada Admin", "--email", "ada@example.com"]);
@@ -73,7 +77,7 @@ impl Cluster {
             .find(|word| word.starts_with("/api/v1/cti/"))
             .unwrap_or_else(|| panic!("cti enable names the push path: {enabled}"))
             .to_owned();
-        let nodes = (1..=nodes).map(|n| Node::start(&db, &format!("node{n}"))).collect();
+        let nodes = (1..=nodes).map(|n| Node::start_with(&db, &format!("node{n}"), settings)).collect();
         Cluster { nodes, push_path, admin_token, agents, customer, db }
     }
 
@@ -166,6 +170,35 @@ async fn a_console_on_one_node_gets_pops_from_the_others_and_every_node_answers_
             .await
             .unwrap_or_else(|_| panic!("node{} still counts Anna's closed console", node + 1));
     }
+}
+
+#[tokio::test]
+async fn a_credentials_rate_limit_is_one_budget_across_nodes() {
+    let cluster = Cluster::start_with("limits", 2, &[], &[("CTIHUB_API_RATE_LIMIT", "10")]);
+    let client = reqwest::Client::new();
+    // Windows are whole clock minutes on every node: stay clear of a boundary.
+    let into_minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 60;
+    if into_minute > 45 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
+    }
+    let me =
+        |node: usize| client.get(cluster.nodes[node].url("/api/v2/users/me.json")).bearer_auth(&cluster.admin_token);
+    for _ in 0..6 {
+        assert_eq!(me(0).send().await.unwrap().status(), 200);
+    }
+    // Nodes share their counts every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let answer = me(1).send().await.unwrap();
+    assert_eq!(answer.headers()["x-rate-limit-remaining"], "3", "node2 counts node1's six");
+    for _ in 0..3 {
+        assert_eq!(me(1).send().await.unwrap().status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Ten in all: node1 refuses the eleventh, although it answered only six itself.
+    let limited = me(0).send().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().expect("whole seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
 }
 
 /// Calls acknowledged per call id: which of its events got a 200.

@@ -61,6 +61,7 @@ impl Drop for Database {
 /// `psql -c SQL` against the server scripts/with-postgres started (PGHOST, PGPORT, PGUSER).
 fn psql(sql: &str) {
     let status = Command::new("psql")
+        .env("PGOPTIONS", "--client-min-messages=warning")
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", sql])
         .stdout(Stdio::null())
         .status()
@@ -88,11 +89,12 @@ pub struct Node {
 }
 
 impl Node {
-    /// Start a node on a free loopback port and wait until it listens.
-    pub fn start(db: &Database, name: &str) -> Node {
+    /// Start a node with extra `CTIHUB_*` settings on a free loopback port; wait until it listens.
+    pub fn start_with(db: &Database, name: &str, settings: &[(&str, &str)]) -> Node {
         let log = db.logs.path().join(format!("{name}.log"));
         let mut child = command(&["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
             .env("CTIHUB_DEFAULT_REGION", "DE")
+            .envs(settings.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("a node log file"))
             .spawn()

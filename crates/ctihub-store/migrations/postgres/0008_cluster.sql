@@ -35,3 +35,9 @@ CREATE TABLE rate_limit_counts (
     PRIMARY KEY (key, window_start)
 );
 CREATE INDEX rate_limit_counts_window_start_idx ON rate_limit_counts (window_start);
+
+-- A hub event that must reach consoles once per call (its ringing toast, its screen pop) carries
+-- a key. A PBX that retries an event on another node after the first node died between storing
+-- the call event and publishing gets the missing event published, and never a second one.
+ALTER TABLE hub_events ADD COLUMN once_key TEXT;
+CREATE UNIQUE INDEX hub_events_once_key_key ON hub_events (once_key);

@@ -10,8 +10,10 @@ use ctihub_domain::cti::{BlockedCaller, CtiConfig, NotifyRule, Route};
 use serde::Deserialize;
 
 use super::Layout;
-use super::session::{Admin, ConsoleForm, Refusal};
+use super::session::{Admin, AdminForm, Refusal};
 use crate::AppState;
+use crate::audit::{self, Actor, action};
+use crate::client::ClientAddr;
 use crate::cti::config::new_token;
 use crate::cti::{load_config, push_path, save_config};
 use crate::freshdesk::FreshdeskCtiConfig;
@@ -155,11 +157,9 @@ pub(crate) async fn cti_form(State(state): State<AppState>, Admin(admin): Admin)
 
 pub(crate) async fn save_cti(
     State(state): State<AppState>,
-    ConsoleForm(agent, form): ConsoleForm<CtiForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<CtiForm>,
 ) -> Result<Response, Refusal> {
-    if !agent.is_admin() {
-        return Err(Refusal::Forbidden("This page is for admins only."));
-    }
     let mut config = load_config(&state.store).await?;
     let region = state.store.phones().region().code().to_owned();
     let outcome = match apply(&form, &mut config) {
@@ -176,7 +176,18 @@ pub(crate) async fn save_cti(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(()) => Ok(Redirect::to("/console/admin/cti").into_response()),
+        Ok(()) => {
+            audit::record(
+                &state.store,
+                Actor::User(&agent.user),
+                action::CTI_CONFIG_CHANGED,
+                None,
+                Some(address),
+                None,
+            )
+            .await;
+            Ok(Redirect::to("/console/admin/cti").into_response())
+        }
         Err(error) => {
             let freshdesk = crate::freshdesk::load_config(&state.store).await?;
             let layout = Layout::new(&state, &agent, "CTI settings", "admin").await?;
@@ -196,14 +207,13 @@ pub(crate) struct Empty {}
 /// Issue a new push token; the old push URL stops working at once.
 pub(crate) async fn rotate_token(
     State(state): State<AppState>,
-    ConsoleForm(agent, _): ConsoleForm<Empty>,
+    address: ClientAddr,
+    AdminForm(agent, _): AdminForm<Empty>,
 ) -> Result<Response, Refusal> {
-    if !agent.is_admin() {
-        return Err(Refusal::Forbidden("This page is for admins only."));
-    }
     let mut config = load_config(&state.store).await?;
     config.token = Some(new_token());
     save_config(&state.store, &config).await?;
+    audit::record(&state.store, Actor::User(&agent.user), action::CTI_TOKEN_ROTATED, None, Some(address), None).await;
     Ok(Redirect::to("/console/admin/cti").into_response())
 }
 
@@ -217,14 +227,15 @@ pub(crate) struct FreshdeskForm {
 /// fail on) the generic integration's rules.
 pub(crate) async fn save_freshdesk(
     State(state): State<AppState>,
-    ConsoleForm(agent, form): ConsoleForm<FreshdeskForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<FreshdeskForm>,
 ) -> Result<Response, Refusal> {
-    if !agent.is_admin() {
-        return Err(Refusal::Forbidden("This page is for admins only."));
-    }
     let mut config = crate::freshdesk::load_config(&state.store).await?;
     config.new_ticket = form.new_ticket.is_some();
     crate::freshdesk::save_config(&state.store, &config).await?;
+    let detail = Some(format!("new_ticket={}", config.new_ticket));
+    audit::record(&state.store, Actor::User(&agent.user), action::FRESHDESK_CTI_CHANGED, None, Some(address), detail)
+        .await;
     Ok(Redirect::to("/console/admin/cti").into_response())
 }
 

@@ -11,8 +11,10 @@ use ctihub_store::StoreError;
 use serde::Deserialize;
 
 use super::Layout;
-use super::session::{Admin, ConsoleForm, Refusal};
+use super::session::{Admin, AdminForm, Refusal};
 use crate::AppState;
+use crate::audit::{self, Actor, action};
+use crate::client::ClientAddr;
 
 pub(crate) struct FieldLine {
     key: String,
@@ -108,14 +110,24 @@ pub(crate) async fn list(State(state): State<AppState>, Admin(admin): Admin) -> 
 
 pub(crate) async fn create(
     State(state): State<AppState>,
-    ConsoleForm(agent, form): ConsoleForm<FieldForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<FieldForm>,
 ) -> Result<Response, Refusal> {
-    if !agent.is_admin() {
-        return Err(Refusal::Forbidden("This page is for admins only."));
-    }
     let created = match form.read() {
         Ok(new) => match state.store.create_custom_field(new).await {
-            Ok(_) => Ok(()),
+            Ok(field) => {
+                let target = Some(format!("field:{}", field.id));
+                audit::record(
+                    &state.store,
+                    Actor::User(&agent.user),
+                    action::CUSTOM_FIELD_CREATED,
+                    target,
+                    Some(address),
+                    None,
+                )
+                .await;
+                Ok(())
+            }
             Err(StoreError::Invalid(e)) => Err(format!("{}: {}", e.field, e.message)),
             Err(StoreError::Conflict { field, message }) => Err(format!("{field}: {message}")),
             Err(e) => return Err(e.into()),

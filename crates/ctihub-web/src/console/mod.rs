@@ -6,6 +6,7 @@
 //! journal refresh, presence) on top.
 
 mod admin;
+mod audit_log;
 mod board;
 mod calls;
 mod charts;
@@ -37,7 +38,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::audit::{self, Actor, action};
 use crate::auth::{Credentials, authenticate, secrets};
+use crate::client::ClientAddr;
 use crate::error::ApiError;
 use crate::hub::kinds;
 use session::{Agent, ConsoleForm, FETCH_HEADER, LOGIN_COOKIE, Refusal, SESSION_COOKIE, SESSION_TTL_MS};
@@ -86,6 +89,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/console/admin/users/{id}/active", post(users::set_active))
         .route("/console/admin/tokens", get(users::tokens).post(users::create_token))
         .route("/console/admin/tokens/{id}/revoke", post(users::revoke_token))
+        .route("/console/admin/audit", get(audit_log::page))
         .route("/console/assets/console.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/console/assets/console.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .layer(axum::middleware::map_response_with_state(state, security_headers))
@@ -249,15 +253,9 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_page(
-    headers: &HeaderMap,
-    status: StatusCode,
-    next: String,
-    email: String,
-    error: Option<&'static str>,
-) -> Response {
+fn login_page(secure: bool, status: StatusCode, next: String, email: String, error: Option<&'static str>) -> Response {
     let csrf = secrets::generate_token();
-    let cookie = session::set_cookie(headers, LOGIN_COOKIE, &csrf, "/console/login", "Strict", Some(3600));
+    let cookie = session::set_cookie(secure, LOGIN_COOKIE, &csrf, "/console/login", "Strict", Some(3600));
     let page = LoginPage { csrf, next, email, error, asset_v: asset_version() };
     (status, [(header::SET_COOKIE, cookie)], page).into_response()
 }
@@ -269,7 +267,7 @@ async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query(q):
     {
         return Redirect::to(&next).into_response();
     }
-    login_page(&headers, StatusCode::OK, next, String::new(), None)
+    login_page(state.network.secure_cookies(&headers), StatusCode::OK, next, String::new(), None)
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,29 +281,39 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    address: ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = safe_next(form.next.as_deref());
+    let secure = state.network.secure_cookies(&headers);
     let cookie_ok = session::cookie(&headers, LOGIN_COOKIE).is_some_and(|c| session::same_secret(c, &form.csrf));
     if !cookie_ok {
         return login_page(
-            &headers,
+            secure,
             StatusCode::FORBIDDEN,
             next,
             form.email,
             Some("The form expired. Please try again."),
         );
     }
-    let credentials = Credentials::Password { email: form.email.trim().to_owned(), password: form.password };
+    let email = form.email.trim().to_owned();
+    let credentials = Credentials::Password { email: email.clone(), password: form.password };
     let user = match authenticate(&state, credentials).await {
         Ok(user) => user,
         Err(e) => return Refusal::from(e).into_response(),
     };
     let Some(user) = user else {
-        return login_page(&headers, StatusCode::UNAUTHORIZED, next, form.email, Some("Wrong e-mail or password."));
+        audit::record(&state.store, Actor::Unknown(&email), action::SIGN_IN_FAILED, None, Some(address), None).await;
+        return login_page(secure, StatusCode::UNAUTHORIZED, next, form.email, Some("Wrong e-mail or password."));
     };
     if !user.role.is_staff() {
+        let detail = Some("end-users may not use the console".to_owned());
+        audit::record(&state.store, Actor::User(&user), action::SIGN_IN_FAILED, None, Some(address), detail).await;
         return login_page(
-            &headers,
+            secure,
             StatusCode::FORBIDDEN,
             next,
             form.email,
@@ -323,13 +331,11 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
         return internal(e).into_response();
     }
     tracing::info!(user_id = user.id, "console sign-in");
+    audit::record(store, Actor::User(&user), action::SIGN_IN, None, Some(address), None).await;
     let mut response = Redirect::to(&next).into_response();
     let set = response.headers_mut();
-    set.append(header::SET_COOKIE, session::set_cookie(&headers, SESSION_COOKIE, &token, "/", "Lax", None));
-    set.append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, LOGIN_COOKIE, "", "/console/login", "Strict", Some(0)),
-    );
+    set.append(header::SET_COOKIE, session::set_cookie(secure, SESSION_COOKIE, &token, "/", "Lax", None));
+    set.append(header::SET_COOKIE, session::set_cookie(secure, LOGIN_COOKIE, "", "/console/login", "Strict", Some(0)));
     response
 }
 
@@ -338,16 +344,19 @@ struct Empty {}
 
 async fn logout(
     State(state): State<AppState>,
+    address: ClientAddr,
     headers: HeaderMap,
     ConsoleForm(agent, _): ConsoleForm<Empty>,
 ) -> Response {
     if let Err(e) = state.store.delete_console_session(&agent.token_hash).await {
         return internal(e).into_response();
     }
+    audit::record(&state.store, Actor::User(&agent.user), action::SIGN_OUT, None, Some(address), None).await;
+    let secure = state.network.secure_cookies(&headers);
     let mut response = Redirect::to("/console/login").into_response();
     response
         .headers_mut()
-        .append(header::SET_COOKIE, session::set_cookie(&headers, SESSION_COOKIE, "", "/", "Lax", Some(0)));
+        .append(header::SET_COOKIE, session::set_cookie(secure, SESSION_COOKIE, "", "/", "Lax", Some(0)));
     response
 }
 

@@ -11,7 +11,9 @@ use ctihub_domain::routing::{HoursCondition, Line, RoutingConfig, Rule};
 use serde::Deserialize;
 
 use super::Layout;
-use super::session::{Admin, ConsoleForm, Refusal};
+use super::session::{Admin, AdminForm, Refusal};
+use crate::audit::{self, Actor, action};
+use crate::client::ClientAddr;
 use crate::{AppState, routing};
 
 #[derive(Template, WebTemplate)]
@@ -112,11 +114,9 @@ pub(crate) struct RoutingForm {
 
 pub(crate) async fn save(
     State(state): State<AppState>,
-    ConsoleForm(agent, form): ConsoleForm<RoutingForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<RoutingForm>,
 ) -> Result<Response, Refusal> {
-    if !agent.is_admin() {
-        return Err(Refusal::Forbidden("This page is for admins only."));
-    }
     let text = if form.document.trim().is_empty() { "{}" } else { form.document.as_str() };
     let outcome = match serde_json::from_str::<RoutingConfig>(text) {
         Ok(config) => routing::save(&state.store, &config).await.map_err(|e| match e {
@@ -126,7 +126,11 @@ pub(crate) async fn save(
         Err(e) => Err(format!("the document is not valid: {e}")),
     };
     match outcome {
-        Ok(()) => Ok(Redirect::to("/console/admin/routing").into_response()),
+        Ok(()) => {
+            audit::record(&state.store, Actor::User(&agent.user), action::ROUTING_CHANGED, None, Some(address), None)
+                .await;
+            Ok(Redirect::to("/console/admin/routing").into_response())
+        }
         Err(error) => {
             // Show the stored rules in words but keep what the admin typed, so nothing is lost.
             let config = routing::load(&state.store).await?;

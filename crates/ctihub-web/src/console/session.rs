@@ -42,10 +42,11 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .filter(|v| !v.is_empty())
 }
 
-/// A `Set-Cookie` value. `Secure` is added behind a TLS-terminating proxy; on plain HTTP (a
+/// A `Set-Cookie` value. `secure` when the browser talks TLS (behind a TLS-terminating proxy,
+/// or an https public URL, see [`crate::client::Network::secure_cookies`]); on plain HTTP (a
 /// single box on a LAN) a Secure cookie would never come back.
 pub(crate) fn set_cookie(
-    headers: &HeaderMap,
+    secure: bool,
     name: &str,
     value: &str,
     path: &str,
@@ -56,7 +57,7 @@ pub(crate) fn set_cookie(
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
-    if headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https") {
+    if secure {
         cookie.push_str("; Secure");
     }
     HeaderValue::from_str(&cookie).expect("cookie values are URL-safe base64")
@@ -203,21 +204,49 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ConsoleForm<T> {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let agent = Agent::from_request_parts(&mut parts, state).await?;
-        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|e| Refusal::BadForm(e.body_text()))?;
-        let presented = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| serde_html_form::from_bytes::<CsrfField>(&bytes).ok().and_then(|f| f.csrf));
-        if !presented.is_some_and(|p| same_secret(&p, &agent.csrf)) {
-            return Err(Refusal::BadCsrf);
-        }
-        let form = serde_html_form::from_bytes::<T>(&bytes).map_err(|e| Refusal::BadForm(e.to_string()))?;
+        let form = checked_form(parts, body, &agent, state).await?;
         Ok(ConsoleForm(agent, form))
     }
+}
+
+/// A form only admins may post. The role is checked before the body is even read, so an agent
+/// gets the same 403 whatever the form holds.
+pub(crate) struct AdminForm<T>(pub Agent, pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for AdminForm<T> {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let agent = Agent::from_request_parts(&mut parts, state).await?;
+        if !agent.is_admin() {
+            return Err(Refusal::Forbidden("This page is for admins only."));
+        }
+        let form = checked_form(parts, body, &agent, state).await?;
+        Ok(AdminForm(agent, form))
+    }
+}
+
+/// The form in the body, once its CSRF token (field or `X-CSRF-Token`) matches the session's.
+async fn checked_form<T: DeserializeOwned>(
+    parts: Parts,
+    body: axum::body::Body,
+    agent: &Agent,
+    state: &AppState,
+) -> Result<T, Refusal> {
+    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+        .await
+        .map_err(|e| Refusal::BadForm(e.body_text()))?;
+    let presented = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| serde_html_form::from_bytes::<CsrfField>(&bytes).ok().and_then(|f| f.csrf));
+    if !presented.is_some_and(|p| same_secret(&p, &agent.csrf)) {
+        return Err(Refusal::BadCsrf);
+    }
+    serde_html_form::from_bytes::<T>(&bytes).map_err(|e| Refusal::BadForm(e.to_string()))
 }
 
 #[cfg(test)]
@@ -244,11 +273,9 @@ mod tests {
 
     #[test]
     fn session_cookies_are_http_only_and_lax() {
-        let value = set_cookie(&HeaderMap::new(), SESSION_COOKIE, "T", "/", "Lax", None);
+        let value = set_cookie(false, SESSION_COOKIE, "T", "/", "Lax", None);
         assert_eq!(value, "ctihub_session=T; Path=/; HttpOnly; SameSite=Lax");
-        let mut behind_tls = HeaderMap::new();
-        behind_tls.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        let value = set_cookie(&behind_tls, SESSION_COOKIE, "T", "/", "Lax", Some(0));
+        let value = set_cookie(true, SESSION_COOKIE, "T", "/", "Lax", Some(0));
         assert_eq!(value, "ctihub_session=T; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure");
     }
 

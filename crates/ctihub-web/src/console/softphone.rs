@@ -17,9 +17,11 @@ use ctihub_store::{Store, StoreResult};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::session::{Admin, ConsoleForm, Refusal};
+use super::session::{Admin, AdminForm, ConsoleForm, Refusal};
 use super::{Layout, done_or_back};
 use crate::AppState;
+use crate::audit::{self, Actor, action};
+use crate::client::ClientAddr;
 
 const SETTING: &str = "console_softphone";
 
@@ -207,14 +209,14 @@ pub(crate) async fn settings_form(State(state): State<AppState>, Admin(admin): A
 
 pub(crate) async fn save_settings(
     State(state): State<AppState>,
-    ConsoleForm(agent, form): ConsoleForm<SettingsForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<SettingsForm>,
 ) -> Result<Response, Refusal> {
-    if !agent.is_admin() {
-        return Err(Refusal::Forbidden("This page is for admins only."));
-    }
     match form.read() {
         Ok(settings) => {
             state.store.put_setting(SETTING, &settings).await?;
+            audit::record(&state.store, Actor::User(&agent.user), action::SOFTPHONE_CHANGED, None, Some(address), None)
+                .await;
             Ok(Redirect::to("/console/admin/softphone").into_response())
         }
         Err(error) => {

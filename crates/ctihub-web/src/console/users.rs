@@ -11,17 +11,15 @@ use ctihub_domain::phone::PhoneKind;
 use ctihub_domain::user::{Email, NewUser, Role, User, UserPatch};
 use serde::Deserialize;
 
-use super::session::{Admin, ConsoleForm, Refusal};
+use super::session::{Admin, AdminForm, Refusal};
 use super::{Layout, iso, staff};
 use crate::AppState;
+use crate::audit::{self, Actor, action};
 use crate::auth::secrets;
+use crate::client::ClientAddr;
 use crate::cti::view::display_name;
 
 const PAGE_SIZE: i64 = 50;
-
-fn admin_only(agent: &super::session::Agent) -> Result<(), Refusal> {
-    if agent.is_admin() { Ok(()) } else { Err(Refusal::Forbidden("This page is for admins only.")) }
-}
 
 /// A validation problem is shown on the form; anything else is a failure page.
 fn form_error(refusal: Refusal) -> Result<String, Refusal> {
@@ -158,12 +156,15 @@ async fn create_user(state: &AppState, form: &NewUserForm) -> Result<User, Refus
 
 pub(crate) async fn create(
     State(state): State<AppState>,
-    ConsoleForm(agent, form): ConsoleForm<NewUserForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<NewUserForm>,
 ) -> Result<Response, Refusal> {
-    admin_only(&agent)?;
     match create_user(&state, &form).await {
         Ok(user) => {
             tracing::info!(user_id = user.id, by = agent.user.id, "user created in the console");
+            let (target, detail) = (Some(format!("user:{}", user.id)), Some(format!("role={}", user.role.as_str())));
+            audit::record(&state.store, Actor::User(&agent.user), action::USER_CREATED, target, Some(address), detail)
+                .await;
             Ok(Redirect::to(&format!("/console/admin/users/{}", user.id)).into_response())
         }
         Err(refusal) => {
@@ -227,9 +228,8 @@ pub(crate) struct EditForm {
 pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<Id>,
-    ConsoleForm(agent, form): ConsoleForm<EditForm>,
+    AdminForm(agent, form): AdminForm<EditForm>,
 ) -> Result<Response, Refusal> {
-    admin_only(&agent)?;
     let user = state.store.get_user(id).await?;
     let outcome = match parse_phones(&form.phones) {
         Ok(phones) => {
@@ -266,9 +266,9 @@ pub(crate) struct ActiveForm {
 pub(crate) async fn set_active(
     State(state): State<AppState>,
     Path(id): Path<Id>,
-    ConsoleForm(agent, form): ConsoleForm<ActiveForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<ActiveForm>,
 ) -> Result<Response, Refusal> {
-    admin_only(&agent)?;
     if id == agent.user.id && !form.active {
         return Err(Refusal::BadForm("You cannot deactivate yourself; ask another admin.".into()));
     }
@@ -277,6 +277,16 @@ pub(crate) async fn set_active(
         state.store.delete_console_sessions_of(id).await?;
     }
     tracing::info!(user_id = id, active = form.active, by = agent.user.id, "user activation changed");
+    let (target, detail) = (Some(format!("user:{id}")), Some(format!("active={}", form.active)));
+    audit::record(
+        &state.store,
+        Actor::User(&agent.user),
+        action::USER_ACTIVATION_CHANGED,
+        target,
+        Some(address),
+        detail,
+    )
+    .await;
     Ok(Redirect::to(&format!("/console/admin/users/{id}")).into_response())
 }
 
@@ -338,30 +348,41 @@ pub(crate) struct NewTokenForm {
 /// again on reload.
 pub(crate) async fn create_token(
     State(state): State<AppState>,
-    ConsoleForm(agent, form): ConsoleForm<NewTokenForm>,
+    address: ClientAddr,
+    AdminForm(agent, form): AdminForm<NewTokenForm>,
 ) -> Result<TokensPage, Refusal> {
-    admin_only(&agent)?;
     let user = state.store.get_user(form.user_id).await?;
     if !user.active || !user.role.is_staff() {
         return Err(Refusal::BadForm("API tokens are for active agents and admins.".into()));
     }
     let token = secrets::generate_token();
     let label = optional(&form.label);
-    state.store.create_api_token(user.id, label.as_deref(), &secrets::hash_token(&token)).await?;
+    let stored = state.store.create_api_token(user.id, label.as_deref(), &secrets::hash_token(&token)).await?;
     tracing::info!(user_id = user.id, by = agent.user.id, "API token created in the console");
+    let (target, detail) = (Some(format!("token:{}", stored.id)), Some(format!("for user:{}", user.id)));
+    audit::record(&state.store, Actor::User(&agent.user), action::TOKEN_CREATED, target, Some(address), detail).await;
     tokens_page(&state, &agent, Some((display_name(&user).to_owned(), token))).await
 }
 
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     Path(id): Path<Id>,
-    ConsoleForm(agent, _): ConsoleForm<super::admin::Empty>,
+    address: ClientAddr,
+    AdminForm(agent, _): AdminForm<super::admin::Empty>,
 ) -> Result<Response, Refusal> {
-    admin_only(&agent)?;
     if !state.store.revoke_api_token(id).await? {
         return Err(Refusal::NotFound("token".into()));
     }
     tracing::info!(token_id = id, by = agent.user.id, "API token revoked in the console");
+    audit::record(
+        &state.store,
+        Actor::User(&agent.user),
+        action::TOKEN_REVOKED,
+        Some(format!("token:{id}")),
+        Some(address),
+        None,
+    )
+    .await;
     Ok(Redirect::to("/console/admin/tokens").into_response())
 }
 

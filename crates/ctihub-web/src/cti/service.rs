@@ -70,28 +70,48 @@ pub async fn process(state: &AppState, config: &CtiConfig, mut event: IncomingEv
     }
 
     let (call, transition) = record(state, &event).await?;
-    if matches!(transition, Recorded::Ignored) {
+    // An event the call already had may be a PBX's retry after the node that stored it died
+    // before telling the agents: what is still due is published again, and the once-keys
+    // below keep anything from reaching a console twice.
+    let repeated = matches!(transition, Recorded::Ignored);
+    if repeated && !still_due(&call, event.signal.kind) {
         return Ok(Decision::Continue);
     }
     let hub = &state.hub;
-    hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_id": call.id})).await?;
+    if !repeated {
+        hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_id": call.id})).await?;
+    }
     let inbound = event.signal.direction == Direction::Inbound;
     match event.signal.kind {
         SignalKind::NewCall if inbound => {
             let recipients = incoming_call_recipients(state, config, &call).await?;
             if !recipients.is_empty() {
-                hub.publish(kinds::INCOMING_CALL, Some(&recipients), incoming_call_payload(state, &call)).await?;
+                let payload = incoming_call_payload(state, &call);
+                let once = format!("incoming_call:{}", call.id);
+                hub.publish_once(kinds::INCOMING_CALL, Some(&recipients), payload, Some(&once)).await?;
             }
         }
         SignalKind::Answer if inbound => {
             if let Some(agent) = call.data.agent_id {
                 let pop = screen_pop(state, config, &call, &event.signal.from).await?;
-                hub.publish(kinds::SCREEN_POP, Some(&[agent]), pop).await?;
+                let once = format!("screen_pop:{}", call.id);
+                hub.publish_once(kinds::SCREEN_POP, Some(&[agent]), pop, Some(&once)).await?;
             }
         }
         _ => {}
     }
     Ok(Decision::Continue)
+}
+
+/// Whether the agents' side of a repeated `kind` event still matters: a ringing toast while the
+/// call rings, a screen pop while it is being talked.
+fn still_due(call: &Call, kind: SignalKind) -> bool {
+    let data = &call.data;
+    match kind {
+        SignalKind::NewCall => data.answered_at.is_none() && data.ended_at.is_none(),
+        SignalKind::Answer => data.answered_at.is_some() && data.ended_at.is_none(),
+        _ => false,
+    }
 }
 
 enum Recorded {

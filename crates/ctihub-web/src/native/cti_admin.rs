@@ -7,7 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::audit::{self, Actor, action};
 use crate::auth::AdminUser;
+use crate::client::ClientAddr;
 use crate::cti::config::new_token;
 use crate::cti::{load_config, push_path, save_config};
 use crate::error::{ApiError, ErrorBody};
@@ -43,7 +45,8 @@ pub(crate) async fn get_config(
     responses((status = 200, body = CtiSettings), (status = 422, body = ErrorBody)))]
 pub(crate) async fn put_config(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
+    address: ClientAddr,
     JsonBody(mut config): JsonBody<CtiConfig>,
 ) -> Result<Json<CtiSettings>, ApiError> {
     let current = load_config(&state.store).await?;
@@ -56,6 +59,7 @@ pub(crate) async fn put_config(
         config.placetel.token = Some(new_token());
     }
     save_config(&state.store, &config).await?;
+    audit::record(&state.store, Actor::User(&admin), action::CTI_CONFIG_CHANGED, None, Some(address), None).await;
     Ok(Json(settings(config)))
 }
 
@@ -64,10 +68,12 @@ pub(crate) async fn put_config(
     responses((status = 200, body = CtiSettings), (status = 403, body = ErrorBody)))]
 pub(crate) async fn rotate_token(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
+    address: ClientAddr,
 ) -> Result<Json<CtiSettings>, ApiError> {
     let mut config = load_config(&state.store).await?;
     config.token = Some(new_token());
     save_config(&state.store, &config).await?;
+    audit::record(&state.store, Actor::User(&admin), action::CTI_TOKEN_ROTATED, None, Some(address), None).await;
     Ok(Json(settings(config)))
 }

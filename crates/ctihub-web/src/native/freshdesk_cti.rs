@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::audit::{self, Actor, action};
 use crate::auth::AdminUser;
+use crate::client::ClientAddr;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::freshdesk::{FreshdeskCtiConfig, load_config, save_config};
@@ -48,11 +50,14 @@ pub(crate) async fn get_settings(
         (status = 422, body = ErrorBody)))]
 pub(crate) async fn put_settings(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
+    address: ClientAddr,
     JsonBody(input): JsonBody<FreshdeskCtiInput>,
 ) -> Result<Json<FreshdeskCtiSettings>, ApiError> {
     let mut config = load_config(&state.store).await?;
     config.new_ticket = input.new_ticket;
     save_config(&state.store, &config).await?;
+    let detail = Some(format!("new_ticket={}", config.new_ticket));
+    audit::record(&state.store, Actor::User(&admin), action::FRESHDESK_CTI_CHANGED, None, Some(address), detail).await;
     Ok(Json(shown(&config)))
 }

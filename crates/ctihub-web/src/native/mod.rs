@@ -1,6 +1,7 @@
 //! ctihub's own API under `/api/hub`: what the console and administration scripts use.
 //! Documented at `/api/hub/openapi.json`.
 
+pub(crate) mod audit;
 pub(crate) mod callers;
 pub(crate) mod cluster;
 pub(crate) mod cti_admin;
@@ -42,6 +43,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/calls.csv", get(reports::export))
         .route("/events", get(events::stream))
         .route("/cluster", get(cluster::nodes))
+        .route("/audit", get(audit::list))
 }
 
 /// Deserialize a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).

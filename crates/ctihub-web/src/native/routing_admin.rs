@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use ctihub_domain::routing::RoutingConfig;
 
+use crate::audit::{self, Actor, action};
 use crate::auth::AdminUser;
+use crate::client::ClientAddr;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::{AppState, routing};
@@ -26,9 +28,11 @@ pub(crate) async fn get_rules(
     responses((status = 200, body = Object), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn put_rules(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
+    address: ClientAddr,
     JsonBody(config): JsonBody<RoutingConfig>,
 ) -> Result<Json<RoutingConfig>, ApiError> {
     routing::save(&state.store, &config).await?;
+    audit::record(&state.store, Actor::User(&admin), action::ROUTING_CHANGED, None, Some(address), None).await;
     Ok(Json(config))
 }

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::audit::{self, Actor, action};
 use crate::auth::{AuthUser, StaffUser, secrets};
+use crate::client::ClientAddr;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::native::nullable;
@@ -216,6 +218,7 @@ pub(crate) async fn list_users(
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     StaffUser(actor): StaffUser,
+    address: ClientAddr,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<UserDto>), ApiError> {
     let role = body.role.as_deref().map(Role::parse).transpose()?.unwrap_or(Role::EndUser);
@@ -234,6 +237,11 @@ pub(crate) async fn create_user(
         new.password_hash = Some(hash_password_off_runtime(password).await?);
     }
     let user = state.store.create_user(new).await?;
+    // Creating staff hands out access; end-users are everyday data, not audited.
+    if user.role.is_staff() {
+        let (target, detail) = (Some(format!("user:{}", user.id)), Some(format!("role={}", user.role.as_str())));
+        audit::record(&state.store, Actor::User(&actor), action::USER_CREATED, target, Some(address), detail).await;
+    }
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -257,6 +265,7 @@ pub(crate) async fn get_user(
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     StaffUser(actor): StaffUser,
+    address: ClientAddr,
     Path(id): Path<Id>,
     JsonBody(body): JsonBody<UpdateUser>,
 ) -> Result<Json<UserDto>, ApiError> {
@@ -284,5 +293,24 @@ pub(crate) async fn update_user(
         agent_id: body.agent_id,
         extension: body.extension,
     };
-    Ok(Json(state.store.update_user(id, patch).await?.into()))
+    let updated = state.store.update_user(id, patch).await?;
+    if updated.role != current.role {
+        let detail = Some(format!("{} -> {}", current.role.as_str(), updated.role.as_str()));
+        let target = Some(format!("user:{id}"));
+        audit::record(&state.store, Actor::User(&actor), action::USER_ROLE_CHANGED, target, Some(address), detail)
+            .await;
+    }
+    if updated.active != current.active {
+        let (target, detail) = (Some(format!("user:{id}")), Some(format!("active={}", updated.active)));
+        audit::record(
+            &state.store,
+            Actor::User(&actor),
+            action::USER_ACTIVATION_CHANGED,
+            target,
+            Some(address),
+            detail,
+        )
+        .await;
+    }
+    Ok(Json(updated.into()))
 }

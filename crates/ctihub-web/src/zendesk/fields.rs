@@ -14,6 +14,8 @@ use serde_json::{Map, Value, json};
 use super::error::{Problems, ZendeskError};
 use super::{ZendeskAgent, base_url, envelope, json_object, json_response, path_id, render};
 use crate::AppState;
+use crate::audit::{self, Actor, action};
+use crate::client::ClientAddr;
 
 fn names(target: FieldTarget) -> (&'static str, &'static str) {
     match target {
@@ -105,6 +107,7 @@ async fn field_list(state: &AppState, target: FieldTarget, headers: &HeaderMap) 
 async fn field_input(
     state: &AppState,
     acting: &User,
+    address: ClientAddr,
     target: FieldTarget,
     headers: &HeaderMap,
     body: Body,
@@ -125,6 +128,9 @@ async fn field_input(
         new.key = unused_key(state, target, &new.key).await?;
     }
     let field = state.store.create_custom_field(new).await?;
+    let target_name = Some(format!("field:{}", field.id));
+    audit::record(&state.store, Actor::User(acting), action::CUSTOM_FIELD_CREATED, target_name, Some(address), None)
+        .await;
     let base = base_url(headers);
     let mut response = json_response(StatusCode::CREATED, &json!({singular: render::custom_field(&base, &field)}));
     if let Ok(location) = HeaderValue::from_str(&format!("{base}/api/v2/{plural}/{}.json", field.id)) {
@@ -180,19 +186,21 @@ pub(crate) async fn list_ticket_fields(
 pub(crate) async fn create_user_field(
     State(state): State<AppState>,
     ZendeskAgent(acting): ZendeskAgent,
+    address: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ZendeskError> {
-    field_input(&state, &acting, FieldTarget::User, &headers, body).await
+    field_input(&state, &acting, address, FieldTarget::User, &headers, body).await
 }
 
 pub(crate) async fn create_ticket_field(
     State(state): State<AppState>,
     ZendeskAgent(acting): ZendeskAgent,
+    address: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ZendeskError> {
-    field_input(&state, &acting, FieldTarget::Ticket, &headers, body).await
+    field_input(&state, &acting, address, FieldTarget::Ticket, &headers, body).await
 }
 
 pub(crate) async fn show_user_field(

@@ -13,7 +13,6 @@ mod calls;
 mod error;
 mod fields;
 mod paging;
-mod rate_limit;
 mod render;
 mod search;
 mod ticket_input;
@@ -23,8 +22,6 @@ pub(crate) mod tpe;
 mod users;
 mod voice;
 mod voice_comment;
-
-pub use rate_limit::{DEFAULT_PER_MINUTE as DEFAULT_API_RATE_LIMIT, RateLimiter};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -45,7 +42,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 pub(crate) use error::ZendeskError;
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     let routes: Vec<(&str, MethodRouter<AppState>)> = vec![
         ("/api/v2/calls", post(calls::create)),
         // `{id}` also matches `123.json`: axum cannot put a literal after a parameter in one
@@ -79,7 +76,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         }
         router = router.route(path, methods);
     }
-    router.route_layer(axum::middleware::from_fn_with_state(state, rate_limit::limit))
+    router
 }
 
 /// A method the route does not take answers like an unknown route, in Zendesk's shape.

@@ -98,12 +98,13 @@ async fn roles_are_enforced_and_deactivation_locks_out() {
 #[tokio::test]
 async fn tokens_created_over_the_api_work_and_are_stored_hashed() {
     on_each_app(async |app| {
-        app.user(Role::Agent, "agent@example.com", "agent pw!").await;
+        app.user(Role::Admin, "admin@example.com", "admin pw!").await;
+        let (agent, agent_token) = app.user(Role::Agent, "agent@example.com", "agent pw!").await;
         let response = app
             .client
             .post(app.url("/api/hub/tokens"))
-            .basic_auth("agent@example.com", Some("agent pw!"))
-            .json(&serde_json::json!({"label": "asterisk"}))
+            .basic_auth("admin@example.com", Some("admin pw!"))
+            .json(&serde_json::json!({"label": "asterisk", "user_id": agent.id}))
             .send()
             .await
             .unwrap();
@@ -114,6 +115,19 @@ async fn tokens_created_over_the_api_work_and_are_stored_hashed() {
         assert!(app.store.user_for_token_hash(token).await.unwrap().is_none(), "the raw token is not what is stored");
         let response = app.client.get(app.url("/api/hub/me")).basic_auth(token, Some("X")).send().await.unwrap();
         assert_eq!(response.status(), 200);
+        let me: Value = response.json().await.unwrap();
+        assert_eq!(me["id"], agent.id, "the token acts as the user it was made for");
+
+        // Handing out standing credentials is an admin's job, as in the console.
+        let response = app
+            .client
+            .post(app.url("/api/hub/tokens"))
+            .bearer_auth(&agent_token)
+            .json(&serde_json::json!({"label": "mine"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
     })
     .await;
 }

@@ -95,6 +95,7 @@ async fn openapi_documents_every_native_route() {
             ("/api/hub/presence", "get"),
             ("/api/hub/presence", "put"),
             ("/api/hub/events", "get"),
+            ("/api/hub/audit", "get"),
         ] {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} undocumented");
         }

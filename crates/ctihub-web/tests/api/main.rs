@@ -17,6 +17,8 @@ mod placetel;
 mod realtime;
 mod reports;
 mod routing;
+mod secret_logs;
+mod security;
 mod sipgate;
 mod sse;
 mod tpe_calls;
