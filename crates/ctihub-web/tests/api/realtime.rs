@@ -179,3 +179,42 @@ async fn events_published_on_one_node_reach_consoles_on_another() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_retried_answer_pops_once_even_when_the_first_attempt_died_before_popping() {
+    on_each_app_in("DE", async |app| {
+        let (agent, token) = app.user(Role::Agent, "desk@example.com", "desk password").await;
+        let url = app.enable_cti(|_| {}).await;
+        let mut stream = EventStream::open(app, &token, None).await;
+        let answer =
+            format!("event=answer&direction=in&from={FROM}&to=4930600000000&callId=retried&user=desk%40example.com");
+
+        // A node stored the answer and died before popping it (its hub event never written):
+        // here, the answer applied to the call straight through the store.
+        new_call(app, &url, "retried").await;
+        let call = app.store.find_call_by_ref("zammad", "retried").await.unwrap().unwrap();
+        let mut answered = call.data.clone();
+        answered.state = ctihub_domain::call::CallState::InProgress;
+        answered.answered_at = Some(answered.started_at + 1_000);
+        answered.agent_id = Some(agent.id);
+        app.store.update_call(call.id, &answered, None).await.unwrap();
+        stream.until("incoming_call").await;
+
+        // The PBX, with no answer from the dead node, sends the answer again (anywhere): the
+        // pop that is still due comes now, and a further repeat pops nothing more.
+        assert_eq!(app.push(&url, &answer).await.0, 200);
+        let pop = stream.until("screen_pop").await.pop().unwrap();
+        assert_eq!(pop.data["call_id"], call.id);
+        assert_eq!(app.push(&url, &answer).await.0, 200);
+        let again = stream.next(std::time::Duration::from_millis(500)).await;
+        assert!(again.as_ref().is_none_or(|e| e.kind != "screen_pop"), "popped twice: {again:?}");
+
+        // Once the call is over, a late repeat pops nothing either.
+        hangup(app, &url, "retried").await;
+        assert_eq!(app.push(&url, &answer).await.0, 200);
+        while let Some(event) = stream.next(std::time::Duration::from_millis(500)).await {
+            assert_ne!(event.kind, "screen_pop", "a pop after the call ended");
+        }
+    })
+    .await;
+}
