@@ -530,6 +530,35 @@ mod tests {
     }
 
     #[test]
+    fn security_settings_are_read_and_checked() {
+        let defaults = load(&Sources::default()).unwrap().settings;
+        assert_eq!((defaults.api_rate_limit, defaults.push_rate_limit, defaults.address_rate_limit), (700, 6000, 6000));
+        assert!(defaults.trusted_proxies.is_empty() && defaults.public_url.is_none());
+
+        let env = env(&[
+            ("CTIHUB_TRUSTED_PROXIES", "10.0.0.1, 172.16.0.0/12"),
+            ("CTIHUB_PUBLIC_URL", "https://cti.example.com/"),
+            ("CTIHUB_ADDRESS_RATE_LIMIT", "120"),
+        ]);
+        let s = load(&Sources { env, ..Default::default() }).unwrap().settings;
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert!(s.trusted_proxies[1].contains("172.20.1.2".parse().unwrap()));
+        assert_eq!(s.public_url.as_deref(), Some("https://cti.example.com"));
+        assert_eq!(s.address_rate_limit, 120);
+
+        let message = error(&Sources { env: env_pairs("CTIHUB_TRUSTED_PROXIES", "proxy.local"), ..Default::default() });
+        assert!(message.starts_with("invalid trusted_proxies \"proxy.local\" (from environment variable"), "{message}");
+        let message = error(&Sources { env: env_pairs("CTIHUB_PUBLIC_URL", "cti.example.com"), ..Default::default() });
+        assert!(message.contains("must start with https:// or http://"), "{message}");
+        let message = error(&Sources { env: env_pairs("CTIHUB_PUSH_RATE_LIMIT", "0"), ..Default::default() });
+        assert!(message.starts_with("invalid push_rate_limit \"0\""), "{message}");
+    }
+
+    fn env_pairs(key: &str, value: &str) -> Vec<(String, String)> {
+        env(&[(key, value)])
+    }
+
+    #[test]
     fn a_bad_value_names_the_flag() {
         let flags = Overrides { listen: Some("localhost".into()), ..Default::default() };
         let message = error(&Sources { flags, ..Default::default() });

@@ -100,7 +100,16 @@ async fn a_forwarded_call_pops_in_the_other_agents_console() {
     console.find("#pop-forward-to").await.select_by_label("Otto Other").await.unwrap();
     console.find("#pop-forward").await.click().await.unwrap();
     console.wait_for_text("h1", "Caller journal", SECOND * 5).await;
-    let call = console.store().find_call_by_ref("freshdesk", "fd-fwd-1").await.unwrap().unwrap();
+    // The pop lies over the journal, whose heading is there before the forward lands: wait for
+    // the stored call (bounded), not for the page.
+    let mut call = console.store().find_call_by_ref("freshdesk", "fd-fwd-1").await.unwrap().unwrap();
+    for _ in 0..50 {
+        if call.data.agent_id == Some(otto.id) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        call = console.store().find_call_by_ref("freshdesk", "fd-fwd-1").await.unwrap().unwrap();
+    }
     assert_eq!(call.data.agent_id, Some(otto.id));
 
     // Otto signs in on this browser; his console picks up from where this tab left off, so the

@@ -21,6 +21,8 @@ use super::error::{Problems, ZendeskError};
 use super::paging::{ListUrl, list_envelope};
 use super::{ZendeskAgent, ZendeskCaller, base_url, envelope, json_object, json_response, path_id, render};
 use crate::AppState;
+use crate::audit::{self, Actor, action};
+use crate::client::ClientAddr;
 
 type Body = Result<Bytes, BytesRejection>;
 
@@ -148,6 +150,7 @@ fn user_answer(status: StatusCode, headers: &HeaderMap, user: &User, fields: &[C
 pub(crate) async fn create(
     State(state): State<AppState>,
     ZendeskAgent(acting): ZendeskAgent,
+    address: ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ZendeskError> {
@@ -171,6 +174,10 @@ pub(crate) async fn create(
     new.tags = input.tags.unwrap_or_default();
     new.custom_fields = input.user_fields.into_iter().collect();
     let user = state.store.create_user(new).await?;
+    if user.role.is_staff() {
+        let (target, detail) = (Some(format!("user:{}", user.id)), Some(format!("role={}", user.role.as_str())));
+        audit::record(&state.store, Actor::User(&acting), action::USER_CREATED, target, Some(address), detail).await;
+    }
     Ok(user_answer(StatusCode::CREATED, &headers, &user, &fields))
 }
 
@@ -196,6 +203,7 @@ pub(crate) async fn me(
 pub(crate) async fn update(
     State(state): State<AppState>,
     ZendeskAgent(acting): ZendeskAgent,
+    address: ClientAddr,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -221,6 +229,12 @@ pub(crate) async fn update(
         ..Default::default()
     };
     let user = state.store.update_user(current.id, patch).await?;
+    if user.role != current.role {
+        let detail = Some(format!("{} -> {}", current.role.as_str(), user.role.as_str()));
+        let target = Some(format!("user:{}", user.id));
+        audit::record(&state.store, Actor::User(&acting), action::USER_ROLE_CHANGED, target, Some(address), detail)
+            .await;
+    }
     Ok(user_answer(StatusCode::OK, &headers, &user, &fields))
 }
 

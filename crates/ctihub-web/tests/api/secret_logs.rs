@@ -9,7 +9,6 @@ use base64::Engine;
 use ctihub_domain::user::Role;
 use reqwest::header::COOKIE;
 use serde_json::{Value, json};
-use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -161,39 +160,72 @@ async fn requests_with_secrets(app: &TestApp) -> Vec<String> {
     secrets
 }
 
+/// The capture: one process-wide subscriber (a per-thread one misses events whose callsites other
+/// tests registered concurrently), writing only what the capturing thread logs.
+struct Captures {
+    text: Capture,
+    json: Capture,
+    thread: Mutex<Option<std::thread::ThreadId>>,
+}
+
+fn captures() -> &'static Captures {
+    static CAPTURES: std::sync::OnceLock<&'static Captures> = std::sync::OnceLock::new();
+    CAPTURES.get_or_init(|| {
+        let leaked: &'static Captures = Box::leak(Box::new(Captures {
+            text: Capture::default(),
+            json: Capture::default(),
+            thread: Mutex::new(None),
+        }));
+        // Dynamic: decided per event and span, never cached per callsite (the thread differs).
+        let capturing = tracing_subscriber::filter::dynamic_filter_fn(move |_, _| {
+            *leaked.thread.lock().unwrap() == Some(std::thread::current().id())
+        });
+        let (text, json) = (leaked.text.clone(), leaked.json.clone());
+        let subscriber = tracing_subscriber::registry()
+            .with(capturing)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_span_events(FmtSpan::FULL)
+                    .with_writer(move || text.clone()),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_span_events(FmtSpan::FULL)
+                    .with_writer(move || json.clone()),
+            );
+        tracing::subscriber::set_global_default(subscriber).expect("no other test sets a global subscriber");
+        // Callsites other tests hit before this subscriber existed cached "never"; setting a
+        // global default does not revisit them.
+        tracing::callsite::rebuild_interest_cache();
+        leaked
+    })
+}
+
 #[tokio::test]
 async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
-    let text_log = Capture::default();
-    let json_log = Capture::default();
-    let (text_writer, json_writer) = (text_log.clone(), json_log.clone());
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_span_events(FmtSpan::FULL)
-                .with_writer(move || text_writer.clone())
-                .with_filter(tracing_subscriber::filter::LevelFilter::TRACE),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_span_events(FmtSpan::FULL)
-                .with_writer(move || json_writer.clone())
-                .with_filter(tracing_subscriber::filter::LevelFilter::TRACE),
-        );
-    // The test runtime has one thread, so the server's tasks log through this subscriber too.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captures = captures();
+    // The test runtime has one thread, so the server's tasks log on this thread too.
+    *captures.thread.lock().unwrap() = Some(std::thread::current().id());
+    let (text_log, json_log) = (captures.text.clone(), captures.json.clone());
     let all_secrets = Arc::new(Mutex::new(Vec::new()));
     on_each_app(async |app| {
         let secrets = requests_with_secrets(app).await;
         all_secrets.lock().unwrap().extend(secrets);
     })
     .await;
+    *captures.thread.lock().unwrap() = None;
     let secrets = all_secrets.lock().unwrap().clone();
     assert!(secrets.len() > 20, "{secrets:?}");
     for (format, log) in [("text", text_log.text()), ("json", json_log.text())] {
         // The capture saw the server at work, so an absent secret means something.
-        assert!(log.contains("/api/v1/cti/***"), "{format}: push paths are logged, redacted");
+        let sample: Vec<&str> = log.lines().filter(|l| l.contains("api/v1")).take(5).collect();
+        assert!(
+            log.contains("/api/v1/cti/***"),
+            "{format}: push paths are logged, redacted ({} lines): {sample:?}",
+            log.lines().count()
+        );
         assert!(log.contains("/api/v1/sipgate/***/in"), "{format}");
         assert!(log.contains("DEBUG"), "{format}: debug output was captured");
         assert!(log.lines().count() > 200, "{format}: {} lines", log.lines().count());

@@ -814,6 +814,16 @@ async fn sign_ins_token_and_settings_changes_are_audited_for_admins() {
             .await
             .unwrap();
         assert_eq!(field.status(), 201);
+        let (zd_customer, _) = app.user(Role::EndUser, "zd-customer@example.com", "zd customer pw").await;
+        let promoted = app
+            .client
+            .put(app.url(&format!("/api/v2/users/{}.json", zd_customer.id)))
+            .bearer_auth(&admin.token)
+            .json(&json!({"user": {"role": "agent"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(promoted.status(), 200);
         let (cookie, csrf) = admin.session.clone().unwrap();
         let console_post = |path: &str, form: Vec<(&str, String)>| {
             let mut form = form;
@@ -862,8 +872,11 @@ async fn sign_ins_token_and_settings_changes_are_audited_for_admins() {
         ] {
             assert!(seen(action, actor), "no {action} by {actor} in {log:#}");
         }
-        let role_change = entries.iter().find(|e| e["action"] == "user_role_changed").unwrap();
-        assert_eq!(role_change["target"], format!("user:{}", customer.id));
+        let role_change = |user: i64| {
+            entries.iter().find(|e| e["action"] == "user_role_changed" && e["target"] == format!("user:{user}"))
+        };
+        assert!(role_change(zd_customer.id).is_some(), "a role change through the Zendesk API");
+        let role_change = role_change(customer.id).unwrap();
         assert_eq!(role_change["detail"], "end-user -> agent");
         let ids: Vec<i64> = entries.iter().map(|e| e["id"].as_i64().unwrap()).collect();
         assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
