@@ -8,6 +8,7 @@
 
 mod agent_calls;
 mod agent_sessions;
+mod backup;
 mod board;
 mod call_reports;
 mod caller_context;
