@@ -8,7 +8,7 @@ use std::time::Duration;
 use ctihub_store::{ConnectOptions, DatabaseLocation};
 
 use crate::helpers::{Sandbox, http_post_form};
-use crate::ingest::{Ingest, assert_all_stored};
+use crate::ingest::{Ingest, assert_all_stored, durability_warnings};
 
 const CLIENTS: usize = 6;
 
@@ -23,6 +23,15 @@ fn kill_during_ingest_and_recover(
     enable.extend_from_slice(db);
     let path = sandbox.run(&enable).success().stdout.trim().to_owned();
     let mut server = sandbox.serve_with(db);
+    // An operator hears about settings that break the promise (the throwaway test PostgreSQL
+    // runs with fsync = off).
+    for warning in durability_warnings(location, options) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !server.stderr().contains(&warning) {
+            assert!(std::time::Instant::now() < deadline, "not logged: {warning}{}", server.diagnostics());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
     let ingest = Ingest::start(&server.url, &path, CLIENTS, "kill");
     // Enough traffic that the kill lands among writes in flight, bounded by the ingest's limit.

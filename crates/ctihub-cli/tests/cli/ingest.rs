@@ -117,3 +117,14 @@ pub fn assert_all_stored(location: &DatabaseLocation, options: &ConnectOptions, 
         store.close().await;
     });
 }
+
+/// The warnings the store gives about the database's durability settings.
+pub fn durability_warnings(location: &DatabaseLocation, options: &ConnectOptions) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = Store::connect(location, options, PhoneNormalizer::default()).await.expect("open the database");
+        let report = store.durability().await.expect("read the durability settings");
+        store.close().await;
+        report.warnings
+    })
+}
