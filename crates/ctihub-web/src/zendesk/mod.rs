@@ -79,6 +79,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         }
         router = router.route(path, methods);
     }
+    // Any other path under /api/v2 is Zendesk's to answer, in its shape (`/api/v2/users/` with
+    // an empty id, a misspelled resource), not ctihub's native 404. Routes of other dialects
+    // under /api/v2 (Freshdesk's CTI paths) are more specific and still win.
+    router = router.route("/api/v2/{*rest}", axum::routing::any(async || ZendeskError::invalid_endpoint()));
     router.route_layer(axum::middleware::from_fn_with_state(state, rate_limit::limit))
 }
 

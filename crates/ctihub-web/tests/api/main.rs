@@ -16,6 +16,7 @@ mod native_users;
 mod placetel;
 mod realtime;
 mod reports;
+mod robustness;
 mod routing;
 mod sipgate;
 mod sse;
