@@ -9,6 +9,7 @@ mod console_admin;
 mod console_helpers;
 mod console_integrations;
 mod dip;
+mod event_sequences;
 mod freshdesk_cti;
 mod freshdesk_rest;
 mod native_journal;
