@@ -798,3 +798,46 @@ async fn malformed_requests_get_the_dialects_errors() {
     })
     .await;
 }
+
+// The PBX parameter reader every push dialect shares, fuzzed directly: any body either parses or
+// is refused with a message, and what a PBX encodes reads back as sent.
+proptest! {
+    #[test]
+    fn pbx_parameters_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+        use ctihub_web::cti::params::Params;
+        for parsed in [Params::from_form(&body), Params::from_json(&body)] {
+            match parsed {
+                Ok(params) => {
+                    let _ = params.to_json();
+                    let _ = params.all("user");
+                }
+                Err(e) => prop_assert!(!e.message.is_empty()),
+            }
+        }
+    }
+
+    #[test]
+    fn encoded_pbx_parameters_read_back(
+        pairs in proptest::collection::vec(("[a-zA-Z][a-zA-Z_]{0,8}", "\\PC{0,20}"), 0..8),
+        users in proptest::collection::vec("[a-zA-Z ]{1,12}", 0..4),
+    ) {
+        use ctihub_web::cti::params::Params;
+        let mut form: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        form.extend(users.iter().map(|u| format!("user%5B%5D={}", encode(u))));
+        let params = Params::from_form(form.join("&").as_bytes()).unwrap();
+        for (key, value) in &pairs {
+            if key == "user" || value.trim().is_empty() {
+                continue;
+            }
+            // The first non-empty value of a key wins.
+            let first = pairs.iter().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim());
+            prop_assert_eq!(params.get(key), first);
+        }
+        let sent: Vec<String> = users.iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+        let plain_users: Vec<String> =
+            pairs.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty()).collect();
+        let all = params.all("user");
+        prop_assert!(sent.iter().all(|u| all.contains(u)), "{:?} in {:?}", sent, all);
+        prop_assert_eq!(all.len(), sent.len() + plain_users.len());
+    }
+}
