@@ -10,6 +10,7 @@
 
 mod dip;
 mod reports;
+mod soak;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Dip(dip::DipArgs),
     /// The report figures and the CSV export over a year of calls, with peak memory.
     Reports(reports::ReportsArgs),
+    /// The `ctihub` binary under mixed traffic for a long time: no errors, flat memory.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,5 +38,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Dip(args) => runtime.block_on(dip::run(args)),
         Command::Reports(args) => runtime.block_on(reports::run(args)),
+        Command::Soak(args) => runtime.block_on(soak::run(args)),
     }
 }

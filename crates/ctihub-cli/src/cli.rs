@@ -36,6 +36,10 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Configure the CTI integration (Zammad generic push API); changes hold at once
     Cti(CtiArgs),
+    /// Write a consistent copy of the SQLite database to FILE; safe while the server runs
+    Backup(BackupArgs),
+    /// Replace the SQLite database with a backup FILE (stop the server first)
+    Restore(RestoreArgs),
 }
 
 impl Command {
@@ -53,6 +57,8 @@ impl Command {
             Command::Import(ImportCommand::Users(a)) => &a.data,
             Command::Healthcheck(a) => return (a.config.config.clone(), Overrides::default()),
             Command::Cti(a) => &a.data,
+            Command::Backup(a) => &a.data,
+            Command::Restore(a) => &a.data,
         };
         data.config_args()
     }
@@ -190,6 +196,27 @@ pub struct ImportUsersArgs {
     /// The CSV file
     #[arg(value_name = "FILE.csv")]
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Where to write the backup; must not exist yet
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// A file written by `ctihub backup`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace an existing database (it is kept beside the restored one, renamed)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -268,6 +268,50 @@ impl Store {
         self.get_call(id).await
     }
 
+    /// [`Store::update_call`] only if the call is still in `expected` state, the state its new
+    /// data was computed from; `None` when another writer moved it on in between (then read it
+    /// again and recompute). Every journal transition moves the state forward, so an unchanged
+    /// state means nobody applied an event since: no lost update when `answer` and `hangup`
+    /// of one call arrive at once.
+    pub async fn update_call_if_state(
+        &self,
+        id: Id,
+        expected: CallState,
+        data: &CallData,
+        event: Option<&NewCallEvent>,
+    ) -> StoreResult<Option<Call>> {
+        let now = now_millis();
+        let customer_key = self.customer_key(data);
+        let updated = on_pool!(self, |pool, PG| {
+            let mut tx = crate::begin_write!(pool, PG);
+            let update = sqlx::query(
+                "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, from_name = $6, to_name = $7, \
+                 dnis = $8, queue_name = $9, started_at = $10, answered_at = $11, ended_at = $12, \
+                 completion_status = $13, hangup_cause = $14, agent_id = $15, end_user_id = $16, \
+                 organization_id = $17, ticket_id = $18, duration = $19, time_to_answer = $20, talk_time = $21, \
+                 hold_time = $22, wait_time = $23, wrap_up_time = $24, queue_time = $25, recording_url = $26, \
+                 transcript = $27, done = $28, comment = $29, details = $30, customer_key = $31, updated_at = $32 \
+                 WHERE id = $1 AND state = $33",
+            )
+            .bind(id);
+            let changed = bind_call_data!(update, data, &customer_key)
+                .bind(now)
+                .bind(expected.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if changed.rows_affected() == 0 {
+                false
+            } else {
+                if let Some(event) = event {
+                    insert_event!(tx, PG, id, event, now);
+                }
+                tx.commit().await?;
+                true
+            }
+        });
+        if updated { self.get_call(id).await.map(Some) } else { Ok(None) }
+    }
+
     /// Attach another source's id to a call (a Freshdesk reference for a call Zammad announced).
     pub async fn add_call_ref(&self, call_id: Id, r: &ExternalRef) -> StoreResult<()> {
         on_pool!(self, |pool, PG| {

@@ -9,6 +9,7 @@
 mod agent_calls;
 mod agent_sessions;
 mod audit;
+mod backup;
 mod board;
 mod call_reports;
 mod caller_context;
@@ -16,6 +17,7 @@ mod caller_index;
 mod calls;
 mod cluster;
 mod custom_fields;
+mod durability;
 mod error;
 mod hub_events;
 mod ids;
@@ -48,6 +50,7 @@ pub use call_reports::CallRange;
 pub use caller_context::{OrganizationSummary, TicketSummary};
 pub use caller_index::CallerMatch;
 pub use cluster::{ClusterNode, WhenLocked};
+pub use durability::Durability;
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
 pub use journal::JournalFilter;
@@ -207,8 +210,11 @@ impl Store {
                 let opts = SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(true)
+                    // WAL: readers never block the writer. FULL: the WAL is synced at every commit,
+                    // so an acknowledged event survives a power loss too, not only a crash of the
+                    // process (docs/decisions/0011-durability.md).
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     // 64 MiB of page cache: the default 2 MiB makes lookups in a database of a
                     // few hundred thousand users go to disk.
@@ -233,7 +239,9 @@ impl Store {
                 Backend::Sqlite(pool)
             }
             DatabaseLocation::Postgres(url) => {
-                let mut opts = PgConnectOptions::from_str(url)?;
+                // A commit is acknowledged only once it is flushed, whatever the server's default
+                // (docs/decisions/0011-durability.md); synchronous_commit is a per-session setting.
+                let mut opts = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "on")]);
                 if let Some(schema) = &options.pg_schema {
                     let admin = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
                     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))

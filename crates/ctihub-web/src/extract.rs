@@ -2,8 +2,8 @@
 
 use std::any::Any;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -34,6 +34,33 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::UNPROCESSABLE_ENTITY => ApiError::Invalid { message: rejection.body_text(), details: Vec::new() },
         _ => ApiError::bad_request(rejection.body_text()),
+    }
+}
+
+/// `axum::extract::Query` whose rejection is an [`ApiError`]: a JSON 400 naming the bad
+/// parameter, not axum's plain-text body.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct Query<T>(pub T);
+
+/// `axum::extract::Path` whose rejection is an [`ApiError`]: a segment that is not an id names
+/// no record (404), as the Zendesk and Freshdesk dialects already answer.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub(crate) struct Path<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(e) => ApiError::not_found(e.body_text()),
+            other => ApiError::internal(other.body_text()),
+        }
     }
 }
 

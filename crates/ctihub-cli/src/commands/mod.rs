@@ -1,3 +1,4 @@
+pub mod backup;
 pub mod cti;
 pub mod healthcheck;
 pub mod import;
@@ -24,6 +25,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Import(ImportCommand::Users(args)) => import::users(&settings, &args.file).await,
         Command::Healthcheck(_) => healthcheck::run(&settings.local_url()).await,
         Command::Cti(args) => cti::run(&settings, args.command).await,
+        Command::Backup(args) => backup::backup(&settings, &args.file).await,
+        Command::Restore(args) => backup::restore(&settings, &args.file, args.force).await,
     }
 }
 

@@ -11,6 +11,10 @@ use crate::config::Settings;
 
 pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(settings).await?;
+    let durability = store.durability().await.context("cannot read the database's durability settings")?;
+    for warning in &durability.warnings {
+        tracing::warn!("{warning}");
+    }
     // Bound only after migrating, so a server that answers /healthz has its schema.
     let listener =
         TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;

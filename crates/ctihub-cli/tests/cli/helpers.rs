@@ -78,7 +78,13 @@ impl Sandbox {
 
     /// `ctihub serve` on a port the kernel picks, ready when this returns.
     pub fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// The same with more options (`--database-url …`).
+    pub fn serve_with(&self, extra: &[&str]) -> Server {
         let mut command = self.data_cmd(&["serve", "--listen", "127.0.0.1:0"]).command;
+        command.args(extra);
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start ctihub serve");
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -261,6 +267,14 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: the process dies at once, as on an OOM kill or a pulled plug (minus the disk).
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        self.exited = Some(self.child.wait().expect("reap the killed server"));
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if self.exited.is_none() {
@@ -284,6 +298,27 @@ pub fn http_get(base_url: &str, path: &str, authorization: Option<&str>) -> (u16
 /// POST a form body, as a PBX pushes events.
 pub fn http_post_form(base_url: &str, path: &str, form: &str) -> (u16, String) {
     http_request("POST", base_url, path, None, Some(form))
+}
+
+/// POST a form body; `Err` when the server cannot be reached or does not answer (it died).
+pub fn try_post_form(base_url: &str, path: &str, form: &str) -> std::io::Result<(u16, String)> {
+    let host = base_url.strip_prefix("http://").expect("an http:// URL");
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+    let status = status.ok_or_else(|| std::io::Error::other(format!("no HTTP answer: {response:?}")))?;
+    Ok((status, body.to_owned()))
 }
 
 fn http_request(

@@ -7,6 +7,7 @@ mod agent_sessions;
 mod board;
 mod caller_index;
 mod calls;
+mod durability;
 mod journal;
 mod sessions;
 mod tickets;

@@ -6,12 +6,29 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 
-/// Why a body could not be read, in words a PBX admin can act on.
+/// Why a body could not be read, in words a PBX admin can act on, and the status to answer:
+/// 413 for a body over the size limit, 422 for one that cannot be parsed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ParamsError(pub String);
+#[error("{message}")]
+pub struct ParamsError {
+    pub message: String,
+    pub status: StatusCode,
+}
+
+impl ParamsError {
+    fn invalid(message: impl Into<String>) -> Self {
+        ParamsError { message: message.into(), status: StatusCode::UNPROCESSABLE_ENTITY }
+    }
+
+    /// A rejection from reading the body keeps its status when it is about the body's size.
+    fn unreadable(status: StatusCode, message: String) -> Self {
+        let status = if status == StatusCode::PAYLOAD_TOO_LARGE { status } else { StatusCode::UNPROCESSABLE_ENTITY };
+        ParamsError { message, status }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Params {
@@ -59,8 +76,8 @@ impl Params {
     }
 
     pub fn from_form(body: &[u8]) -> Result<Params, ParamsError> {
-        let pairs: Vec<(String, String)> =
-            serde_html_form::from_bytes(body).map_err(|e| ParamsError(format!("the form body cannot be read: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_html_form::from_bytes(body)
+            .map_err(|e| ParamsError::invalid(format!("the form body cannot be read: {e}")))?;
         let mut params = Params::default();
         for (k, v) in pairs {
             params.push(&k, v);
@@ -69,10 +86,10 @@ impl Params {
     }
 
     pub fn from_json(body: &[u8]) -> Result<Params, ParamsError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| ParamsError(format!("the JSON body cannot be read: {e}")))?;
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ParamsError::invalid(format!("the JSON body cannot be read: {e}")))?;
         let serde_json::Value::Object(map) = value else {
-            return Err(ParamsError("the JSON body must be an object".into()));
+            return Err(ParamsError::invalid("the JSON body must be an object"));
         };
         let mut params = Params::default();
         for (k, v) in map {
@@ -99,18 +116,22 @@ pub async fn read_params<S: Send + Sync>(request: Request, state: &S) -> Result<
     let content_type =
         request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
-        let mut multipart = Multipart::from_request(request, state).await.map_err(|e| ParamsError(e.body_text()))?;
+        let mut multipart = Multipart::from_request(request, state)
+            .await
+            .map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?;
         let mut params = Params::default();
-        while let Some(field) = multipart.next_field().await.map_err(|e| ParamsError(e.body_text()))? {
+        while let Some(field) =
+            multipart.next_field().await.map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?
+        {
             let name = field.name().unwrap_or("").to_owned();
-            let text = field.text().await.map_err(|e| ParamsError(e.body_text()))?;
+            let text = field.text().await.map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?;
             params.push(&name, text);
         }
         return Ok((params, Bytes::new()));
     }
     let body = Bytes::from_request(request, state)
         .await
-        .map_err(|e| ParamsError(format!("the body cannot be read: {}", e.body_text())))?;
+        .map_err(|e| ParamsError::unreadable(e.status(), format!("the body cannot be read: {}", e.body_text())))?;
     let params = if content_type.starts_with("application/json") || content_type.ends_with("+json") {
         Params::from_json(&body)?
     } else {

@@ -129,9 +129,10 @@ async fn record(state: &AppState, event: &IncomingEvent) -> Result<(Call, Record
         payload: event.payload.clone(),
         occurred_at: event.signal.at,
     };
-    // Two attempts: a concurrent first event for the same call id can win the insert race,
-    // and then this event applies to the call it created.
-    for _ in 0..2 {
+    // A concurrent event for the same call id can win the insert race, or move the call on
+    // between reading it and writing it back; then this event applies to what that one made.
+    // A call is created once and changes state at most twice, so four attempts always suffice.
+    for _ in 0..4 {
         let existing = store.find_call_by_ref(event.source, &event.call_ref).await?;
         match journal::apply(existing.as_ref().map(|c| &c.data), &event.signal) {
             Transition::Ignore(reason) => {
@@ -143,7 +144,10 @@ async fn record(state: &AppState, event: &IncomingEvent) -> Result<(Call, Record
             Transition::Update(mut data) => {
                 let call = existing.expect("only an existing call can be updated");
                 enrich(state, event, &mut data).await?;
-                return Ok((store.update_call(call.id, &data, Some(&stored_event)).await?, Recorded::Updated));
+                match store.update_call_if_state(call.id, call.data.state, &data, Some(&stored_event)).await? {
+                    Some(updated) => return Ok((updated, Recorded::Updated)),
+                    None => continue,
+                }
             }
             Transition::Start(mut data) => {
                 enrich(state, event, &mut data).await?;

@@ -6,7 +6,9 @@
 //! tickets, their latest ticket, the typed ticket, the routing document.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use crate::extract::Query;
 use ctihub_domain::routing::{CallFacts, Decision};
 use ctihub_domain::time::{format_millis, now_millis, parse_timestamp};
 use ctihub_domain::{Id, MAX_ID};

@@ -2,7 +2,9 @@
 //! one or all at once. With a notify map, each agent sees the queues mapped to them.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use crate::extract::Query;
 use ctihub_domain::Id;
 use ctihub_domain::call::Direction;
 use ctihub_domain::time::{format_millis, parse_timestamp};

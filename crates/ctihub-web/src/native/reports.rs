@@ -2,7 +2,9 @@
 //! JSON, and every call of a range as CSV (streamed).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use crate::extract::Query;
 use axum::response::Response;
 use ctihub_domain::report::ReportFigures;
 

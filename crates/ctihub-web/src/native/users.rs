@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::extract::{Path, Query};
 use axum::http::StatusCode;
 use ctihub_domain::Id;
 use ctihub_domain::phone::PhoneKind;

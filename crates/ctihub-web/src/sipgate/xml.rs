@@ -153,7 +153,7 @@ pub(crate) async fn parse_params(state: &AppState, headers: &HeaderMap, body: By
     if let Some(content_type) = headers.get(CONTENT_TYPE) {
         request.headers_mut().insert(CONTENT_TYPE, content_type.clone());
     }
-    let (params, _) = read_params(request, state).await.map_err(|e| XmlError::unprocessable(e.0))?;
+    let (params, _) = read_params(request, state).await.map_err(|e| XmlError::new(e.status, e.message))?;
     Ok(params)
 }
 

@@ -182,13 +182,17 @@ async fn check_visible(state: &AppState, user: &User, ids: &[Id]) -> Result<(), 
 pub(crate) async fn done(
     State(state): State<AppState>,
     ZammadAgent(user): ZammadAgent,
-    Path(id): Path<Id>,
+    // Read as text: a segment that is not an id names no log entry, answered like one that
+    // does not exist rather than with axum's plain-text rejection.
+    Path(segment): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ZammadError> {
-    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::unprocessable(e.0))?;
+    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::new(e.status, e.message))?;
     let done = parse_bool(params.get("done"))?;
+    let not_found = || ZammadError::new(StatusCode::NOT_FOUND, format!("Couldn't find Cti::Log with 'id'={segment}"));
+    let id: Id = segment.parse().map_err(|_| not_found())?;
     if state.store.get_calls(&[id]).await?.is_empty() {
-        return Err(ZammadError::new(StatusCode::NOT_FOUND, format!("Couldn't find Cti::Log with 'id'={id}")));
+        return Err(not_found());
     }
     check_visible(&state, &user, &[id]).await?;
     state.store.set_calls_done(&[id], done).await?;
@@ -201,7 +205,7 @@ pub(crate) async fn done_bulk(
     ZammadAgent(user): ZammadAgent,
     request: Request,
 ) -> Result<Json<Value>, ZammadError> {
-    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::unprocessable(e.0))?;
+    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::new(e.status, e.message))?;
     let ids = params
         .all("ids")
         .iter()

@@ -32,7 +32,7 @@ pub(crate) async fn event(
     if !token_matches(&token, configured) {
         return Err(ZammadError::new(StatusCode::UNAUTHORIZED, "Invalid token, please contact your admin!"));
     }
-    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::unprocessable(e.0))?;
+    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::new(e.status, e.message))?;
     let event = parse_event(&params)?;
     let decision = process(&state, &config, event).await?;
     Ok(Json(answer(decision)))

@@ -76,7 +76,10 @@ pub(crate) fn router() -> Router<AppState> {
         }
         router = router.route(path, methods);
     }
-    router
+    // Any other path under /api/v2 is Zendesk's to answer, in its shape (`/api/v2/users/` with
+    // an empty id, a misspelled resource), not ctihub's native 404. Routes of other dialects
+    // under /api/v2 (Freshdesk's CTI paths) are more specific and still win.
+    router.route("/api/v2/{*rest}", axum::routing::any(async || ZendeskError::invalid_endpoint()))
 }
 
 /// A method the route does not take answers like an unknown route, in Zendesk's shape.
