@@ -14,6 +14,7 @@ mod error;
 mod fields;
 mod paging;
 mod render;
+mod requests;
 mod search;
 mod ticket_input;
 mod tickets;
@@ -52,6 +53,9 @@ pub(crate) fn router() -> Router<AppState> {
         ("/api/v2/search", get(search::search)),
         ("/api/v2/users", get(users::list).post(users::create)),
         ("/api/v2/users/me", get(users::me)),
+        ("/api/v2/requests", get(requests::list)),
+        ("/api/v2/requests/{id}", get(requests::show)),
+        ("/api/v2/requests/{id}/comments", get(requests::comments)),
         ("/api/v2/users/search", get(search::search_users)),
         ("/api/v2/users/{id}", get(users::show).put(users::update)),
         ("/api/v2/users/{id}/tickets/requested", get(users::requested)),

@@ -100,6 +100,9 @@ const ROUTES: &[(&str, &str, Dialect, Need)] = &[
     ("GET", "/api/v2/users", Zendesk, Staff),
     ("POST", "/api/v2/users", Zendesk, Staff),
     ("GET", "/api/v2/users/me", Zendesk, AnyUser),
+    ("GET", "/api/v2/requests", Zendesk, AnyUser),
+    ("GET", "/api/v2/requests/{id}", Zendesk, AnyUser),
+    ("GET", "/api/v2/requests/{id}/comments", Zendesk, AnyUser),
     ("GET", "/api/v2/users/search", Zendesk, Staff),
     ("GET", "/api/v2/users/{id}", Zendesk, Staff),
     ("PUT", "/api/v2/users/{id}", Zendesk, Staff),
@@ -206,8 +209,9 @@ fn declared_routes() -> BTreeSet<String> {
             }
         }
     }
-    // Freshdesk's catch-all answers a Freshdesk-shaped 404 for any path it does not serve.
+    // The catch-alls answer a 404 in their dialect's shape for any path they do not serve.
     paths.remove("/freshdesk/{*rest}");
+    paths.remove("/api/v2/{*rest}");
     paths
 }
 
@@ -515,12 +519,45 @@ async fn end_users_see_no_one_elses_tickets_in_any_dialect() {
             let text = response.text().await.unwrap();
             assert!(!text.contains("private") && !text.contains("Alice's"), "{path}: {text}");
         }
-        // Bob reads his own profile; ticket APIs are for agents, as in Zendesk (end-users have
-        // the Requests API there, which ctihub does not serve).
+        // Bob reads his own profile; ticket APIs are for agents, as in Zendesk.
         let me = app.client.get(app.url(&format!("/api/hub/users/{}", bob.id))).bearer_auth(&bob_token);
         assert_eq!(me.send().await.unwrap().status(), 200);
         let own = app.client.get(app.url(&format!("/api/v2/tickets/{id}.json"))).bearer_auth(&alice_token);
         assert_eq!(own.send().await.unwrap().status(), 403);
+
+        // End-users read their own tickets through Zendesk's Requests API, and only those:
+        // Alice sees hers with its public conversation, not the agents' internal note; to Bob
+        // it does not exist.
+        let note = app
+            .client
+            .put(app.url(&format!("/api/v2/tickets/{id}.json")))
+            .bearer_auth(&admin_token)
+            .json(&json!({"ticket": {"comment": {"body": "internal only", "public": false}}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(note.status(), 200);
+        let get = |path: String, token: &str| app.client.get(app.url(&path)).bearer_auth(token.to_owned()).send();
+        let mine: Value = get("/api/v2/requests.json".into(), &alice_token).await.unwrap().json().await.unwrap();
+        assert_eq!(mine["requests"].as_array().map(Vec::len), Some(1), "{mine}");
+        assert_eq!((mine["requests"][0]["id"].as_i64(), mine["count"].as_i64()), (Some(id), Some(1)));
+        assert_eq!(mine["requests"][0]["subject"], "Alice's");
+        assert!(mine["requests"][0].get("tags").is_none(), "agents' fields stay out: {mine}");
+        let one = get(format!("/api/v2/requests/{id}.json"), &alice_token).await.unwrap();
+        assert_eq!(one.status(), 200);
+        assert_eq!(one.json::<Value>().await.unwrap()["request"]["requester_id"], alice.id);
+        let talk: Value =
+            get(format!("/api/v2/requests/{id}/comments.json"), &alice_token).await.unwrap().json().await.unwrap();
+        let bodies: Vec<_> = talk["comments"].as_array().unwrap().iter().map(|c| c["body"].clone()).collect();
+        assert_eq!(bodies, [json!("private")], "the public description only, not the internal note");
+        let none: Value = get("/api/v2/requests.json".into(), &bob_token).await.unwrap().json().await.unwrap();
+        assert_eq!(none["count"], 0, "{none}");
+        for path in [format!("/api/v2/requests/{id}.json"), format!("/api/v2/requests/{id}/comments.json")] {
+            let answer = get(path.clone(), &bob_token).await.unwrap();
+            assert_eq!(answer.status(), 404, "bob reads {path}");
+            let text = answer.text().await.unwrap();
+            assert!(text.contains("RecordNotFound") && !text.contains("Alice"), "{path}: {text}");
+        }
     })
     .await;
 }
