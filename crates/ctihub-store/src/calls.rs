@@ -242,30 +242,10 @@ impl Store {
     /// Replace a call's data (the adapter computed the new state) and record the event that
     /// caused it, atomically.
     pub async fn update_call(&self, id: Id, data: &CallData, event: Option<&NewCallEvent>) -> StoreResult<Call> {
-        let now = now_millis();
-        let customer_key = self.customer_key(data);
-        on_pool!(self, |pool, PG| {
-            let mut tx = crate::begin_write!(pool, PG);
-            let update = sqlx::query(
-                "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, from_name = $6, to_name = $7, \
-                 dnis = $8, queue_name = $9, started_at = $10, answered_at = $11, ended_at = $12, \
-                 completion_status = $13, hangup_cause = $14, agent_id = $15, end_user_id = $16, \
-                 organization_id = $17, ticket_id = $18, duration = $19, time_to_answer = $20, talk_time = $21, \
-                 hold_time = $22, wait_time = $23, wrap_up_time = $24, queue_time = $25, recording_url = $26, \
-                 transcript = $27, done = $28, comment = $29, details = $30, customer_key = $31, updated_at = $32 \
-                 WHERE id = $1",
-            )
-            .bind(id);
-            let changed = bind_call_data!(update, data, &customer_key).bind(now).execute(&mut *tx).await?;
-            if changed.rows_affected() == 0 {
-                return Err(StoreError::not_found("call"));
-            }
-            if let Some(event) = event {
-                insert_event!(tx, PG, id, event, now);
-            }
-            tx.commit().await?;
-        });
-        self.get_call(id).await
+        match self.write_call(id, None, data, event).await? {
+            true => self.get_call(id).await,
+            false => Err(StoreError::not_found("call")),
+        }
     }
 
     /// [`Store::update_call`] only if the call is still in `expected` state, the state its new
@@ -280,10 +260,26 @@ impl Store {
         data: &CallData,
         event: Option<&NewCallEvent>,
     ) -> StoreResult<Option<Call>> {
+        match self.write_call(id, Some(expected), data, event).await? {
+            true => self.get_call(id).await.map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// Write `data` over call `id` (only while it is in state `expected`, when given) with its
+    /// event, in one transaction; whether a row was written.
+    async fn write_call(
+        &self,
+        id: Id,
+        expected: Option<CallState>,
+        data: &CallData,
+        event: Option<&NewCallEvent>,
+    ) -> StoreResult<bool> {
         let now = now_millis();
         let customer_key = self.customer_key(data);
-        let updated = on_pool!(self, |pool, PG| {
+        Ok(on_pool!(self, |pool, PG| {
             let mut tx = crate::begin_write!(pool, PG);
+            // `$33 IS NULL` makes the state guard optional without a second statement.
             let update = sqlx::query(
                 "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, from_name = $6, to_name = $7, \
                  dnis = $8, queue_name = $9, started_at = $10, answered_at = $11, ended_at = $12, \
@@ -291,12 +287,12 @@ impl Store {
                  organization_id = $17, ticket_id = $18, duration = $19, time_to_answer = $20, talk_time = $21, \
                  hold_time = $22, wait_time = $23, wrap_up_time = $24, queue_time = $25, recording_url = $26, \
                  transcript = $27, done = $28, comment = $29, details = $30, customer_key = $31, updated_at = $32 \
-                 WHERE id = $1 AND state = $33",
+                 WHERE id = $1 AND ($33 IS NULL OR state = $33)",
             )
             .bind(id);
             let changed = bind_call_data!(update, data, &customer_key)
                 .bind(now)
-                .bind(expected.as_str())
+                .bind(expected.map(|s| s.as_str()))
                 .execute(&mut *tx)
                 .await?;
             if changed.rows_affected() == 0 {
@@ -308,8 +304,7 @@ impl Store {
                 tx.commit().await?;
                 true
             }
-        });
-        if updated { self.get_call(id).await.map(Some) } else { Ok(None) }
+        }))
     }
 
     /// Attach another source's id to a call (a Freshdesk reference for a call Zammad announced).
