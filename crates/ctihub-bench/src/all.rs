@@ -122,6 +122,8 @@ pub struct PopResult {
     pub consoles: usize,
     /// Pops that had not reached their console 10 s after the answer was sent.
     pub missed: usize,
+    /// `lagged` notices the consoles got (events the server dropped for a slow console).
+    pub lagged: usize,
     pub latency: Figures,
 }
 
@@ -296,9 +298,16 @@ async fn run_backend(
         if open.any_closed() {
             bail!("{backend}: a console's stream ended during the pop measurement");
         }
-        PopResult { consoles: open.len(), missed, latency }
+        let lagged = open.lagged.load(std::sync::atomic::Ordering::Relaxed);
+        PopResult { consoles: open.len(), missed, lagged, latency }
     };
-    println!("pop with {} consoles: {}; {} missed", pop.consoles, pop.latency.summary(), pop.missed);
+    println!(
+        "pop with {} consoles: {}; {} missed, {} lagged notices",
+        pop.consoles,
+        pop.latency.summary(),
+        pop.missed,
+        pop.lagged
+    );
 
     let with_consoles = {
         let open = Consoles::open(&base, &tokens, sizes.memory_consoles, Duration::from_secs(180)).await?;

@@ -14,6 +14,9 @@ pub struct Consoles {
     /// Console `k`'s screen pops, as the instant each arrived.
     pub pops: Vec<mpsc::UnboundedReceiver<Instant>>,
     count: usize,
+    /// `lagged` events the consoles got: the server dropped events for a console that fell
+    /// more than the hub's buffer behind.
+    pub lagged: Arc<std::sync::atomic::AtomicUsize>,
     tasks: JoinSet<()>,
 }
 
@@ -32,11 +35,13 @@ impl Consoles {
         let (opened, mut opened_rx) = mpsc::unbounded_channel::<Result<(), String>>();
         let mut tasks = JoinSet::new();
         let mut pops = Vec::with_capacity(count);
+        let lagged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for k in 0..count {
             let (pop, pop_rx) = mpsc::unbounded_channel();
             pops.push(pop_rx);
             let (client, url, token, gate, opened) =
                 (client.clone(), url.clone(), tokens[k % tokens.len()].clone(), gate.clone(), opened.clone());
+            let lagged = lagged.clone();
             tasks.spawn(async move {
                 let permit = gate.acquire_owned().await;
                 let response = match client.get(&url).bearer_auth(&token).send().await {
@@ -50,7 +55,7 @@ impl Consoles {
                         return;
                     }
                 };
-                read_stream(response, permit.ok(), &opened, &pop).await;
+                read_stream(response, permit.ok(), &opened, &pop, &lagged).await;
             });
         }
         drop(opened);
@@ -63,7 +68,7 @@ impl Consoles {
                 Err(_) => bail!("not all {count} consoles connected within {} s", limit.as_secs()),
             }
         }
-        Ok(Consoles { pops, count, tasks })
+        Ok(Consoles { pops, count, lagged, tasks })
     }
 
     pub fn len(&self) -> usize {
@@ -82,6 +87,7 @@ async fn read_stream(
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
     opened: &mpsc::UnboundedSender<Result<(), String>>,
     pop: &mpsc::UnboundedSender<Instant>,
+    lagged: &std::sync::atomic::AtomicUsize,
 ) {
     let mut permit = permit;
     let mut pending = String::new();
@@ -100,6 +106,9 @@ async fn read_stream(
             }
             if event.lines().any(|l| l == "event: screen_pop" || l == "event:screen_pop") {
                 let _ = pop.send(arrived);
+            }
+            if event.lines().any(|l| l == "event: lagged" || l == "event:lagged") {
+                lagged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
