@@ -58,13 +58,13 @@ pub struct DipArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
-enum Endpoint {
+pub(crate) enum Endpoint {
     Native,
     Zendesk,
 }
 
 impl Endpoint {
-    fn path(self) -> &'static str {
+    pub fn path(self) -> &'static str {
         match self {
             Endpoint::Native => "/api/hub/dip",
             Endpoint::Zendesk => "/api/v2/search.json",
@@ -72,18 +72,31 @@ impl Endpoint {
     }
 }
 
+/// The directory a previous run seeded into `store`, or a fresh seed of `users` and `tickets`.
+pub(crate) async fn seeded(store: &Store, users: usize, tickets: usize, describe: &str) -> anyhow::Result<Seeded> {
+    Ok(match store.get_setting::<Seeded>(BENCH_SETTING).await? {
+        Some(s) if s.users == users && s.tickets.len() == tickets => {
+            println!("reusing {describe} with {} users and {} tickets", s.users, s.tickets.len());
+            s
+        }
+        Some(_) => bail!("{describe} was seeded with other sizes; use another --data-dir"),
+        None => seed(store, users, tickets).await?,
+    })
+}
+
 /// What the requests need to know about a seeded database.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Seeded {
-    users: usize,
+pub(crate) struct Seeded {
+    pub users: usize,
     ticket_step: usize,
     /// Ticket `k` belongs to user `k * ticket_step`.
     tickets: Vec<Id>,
-    token: String,
+    /// An agent's API token (the IVR's).
+    pub token: String,
 }
 
 /// User `i`'s phone: valid US numbers, `+1 513 2XX XXXX`, ten thousand per exchange.
-fn phone(i: usize) -> String {
+pub(crate) fn phone(i: usize) -> String {
     format!("+1 513 {:03} {:04}", 200 + i / 10_000, i % 10_000)
 }
 
@@ -97,14 +110,7 @@ pub async fn run(args: DipArgs) -> anyhow::Result<()> {
     let store = Store::connect(&location, &ConnectOptions::default(), PhoneNormalizer::default()).await?;
     store.migrate().await?;
 
-    let seeded = match store.get_setting::<Seeded>(BENCH_SETTING).await? {
-        Some(s) if s.users == args.users && s.tickets.len() == args.tickets => {
-            println!("reusing {} with {} users and {} tickets", location.describe(), s.users, s.tickets.len());
-            s
-        }
-        Some(_) => bail!("{} was seeded with other sizes; use another --data-dir", location.describe()),
-        None => seed(&store, &args).await?,
-    };
+    let seeded = seeded(&store, args.users, args.tickets, &location.describe()).await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}{}", listener.local_addr()?, args.endpoint.path());
@@ -136,22 +142,10 @@ pub async fn run(args: DipArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let limit = Duration::from_secs(args.max_seconds);
     let work = Arc::new(Workload { base, seeded, endpoint });
-    run_requests(&client, &work, 0, args.warmup, 1, limit).await?;
-
-    let started = Instant::now();
-    let samples = run_requests(
-        &client,
-        &work,
-        args.warmup,
-        args.requests,
-        args.concurrency,
-        Duration::from_secs(args.max_seconds),
-    )
-    .await?;
-    let elapsed = started.elapsed();
-    let latencies = Latencies::new(samples);
+    let (latencies, elapsed) =
+        measure(&client, &work, args.warmup, args.requests, args.concurrency, Duration::from_secs(args.max_seconds))
+            .await?;
     println!(
         "dip via {}: {} requests in {:.1} s ({:.0}/s), concurrency {}, {} users, {} tickets",
         args.endpoint.path(),
@@ -168,6 +162,22 @@ pub async fn run(args: DipArgs) -> anyhow::Result<()> {
     server.await??;
     store.close().await;
     Ok(())
+}
+
+/// `warmup` unmeasured dips from one client, then `requests` measured ones from `concurrency`
+/// clients, each phase stopping after `limit` at the latest.
+pub(crate) async fn measure(
+    client: &reqwest::Client,
+    work: &Arc<Workload>,
+    warmup: usize,
+    requests: usize,
+    concurrency: usize,
+    limit: Duration,
+) -> anyhow::Result<(Latencies, Duration)> {
+    run_requests(client, work, 0, warmup, 1, limit).await?;
+    let started = Instant::now();
+    let samples = run_requests(client, work, warmup, requests, concurrency, limit).await?;
+    Ok((Latencies::new(samples), started.elapsed()))
 }
 
 /// Request `n`'s query. Of every ten: three from a customer with a ticket who types its number,
@@ -207,22 +217,23 @@ fn request(seeded: &Seeded, endpoint: Endpoint, n: usize) -> Vec<(&'static str, 
 }
 
 /// A well-spread pseudo-random number from a counter (splitmix64), so runs are repeatable.
-fn mix(n: u64) -> u64 {
+pub(crate) fn mix(n: u64) -> u64 {
     let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
 
-/// Requests `first .. first + count` from `concurrency` workers until done or `limit` passes;
-/// the latency of each, request sent to body read. Any answer but 200 fails the run.
 /// Where the requests go and what they ask.
-struct Workload {
-    base: String,
-    seeded: Seeded,
-    endpoint: Endpoint,
+pub(crate) struct Workload {
+    /// The endpoint's full URL.
+    pub base: String,
+    pub seeded: Seeded,
+    pub endpoint: Endpoint,
 }
 
+/// Requests `first .. first + count` from `concurrency` workers until done or `limit` passes;
+/// the latency of each, request sent to body read. Any answer but 200 fails the run.
 async fn run_requests(
     client: &reqwest::Client,
     work: &Arc<Workload>,
@@ -264,7 +275,7 @@ async fn run_requests(
     Ok(samples)
 }
 
-async fn seed(store: &Store, args: &DipArgs) -> anyhow::Result<Seeded> {
+async fn seed(store: &Store, users: usize, tickets: usize) -> anyhow::Result<Seeded> {
     let started = Instant::now();
     let mut organizations = Vec::with_capacity(ORGANIZATIONS);
     for o in 0..ORGANIZATIONS {
@@ -280,9 +291,9 @@ async fn seed(store: &Store, args: &DipArgs) -> anyhow::Result<Seeded> {
     }
 
     const BATCH: usize = 50_000;
-    let mut user_ids: Vec<Id> = Vec::with_capacity(args.users);
-    for start in (0..args.users).step_by(BATCH) {
-        let rows: Vec<NewUser> = (start..(start + BATCH).min(args.users))
+    let mut user_ids: Vec<Id> = Vec::with_capacity(users);
+    for start in (0..users).step_by(BATCH) {
+        let rows: Vec<NewUser> = (start..(start + BATCH).min(users))
             .map(|i| {
                 let mut user = NewUser::new(Role::EndUser, format!("User {i}"));
                 user.email = Email::parse(&format!("user{i}@example.com")).ok();
@@ -300,10 +311,10 @@ async fn seed(store: &Store, args: &DipArgs) -> anyhow::Result<Seeded> {
         println!("seeded {} users ({:.0} s)", user_ids.len(), started.elapsed().as_secs_f64());
     }
 
-    let ticket_step = (args.users / args.tickets.max(1)).max(1);
-    let mut tickets = Vec::with_capacity(args.tickets);
+    let ticket_step = (users / tickets.max(1)).max(1);
+    let mut ticket_ids = Vec::with_capacity(tickets);
     let statuses = [TicketStatus::Open, TicketStatus::Solved, TicketStatus::Pending];
-    for k in 0..args.tickets {
+    for k in 0..tickets {
         let new = NewTicket {
             subject: format!("Ticket {k}"),
             description: "Seeded by ctihub-bench".into(),
@@ -311,9 +322,9 @@ async fn seed(store: &Store, args: &DipArgs) -> anyhow::Result<Seeded> {
             status: Some(statuses[k % statuses.len()]),
             ..Default::default()
         };
-        tickets.push(store.create_ticket(new).await?.id);
+        ticket_ids.push(store.create_ticket(new).await?.id);
     }
-    println!("seeded {} tickets ({:.0} s)", tickets.len(), started.elapsed().as_secs_f64());
+    println!("seeded {} tickets ({:.0} s)", ticket_ids.len(), started.elapsed().as_secs_f64());
 
     let group = |name: &str| NewGroup { name: name.into(), description: None };
     let (night, tech, support) = (
@@ -337,7 +348,7 @@ async fn seed(store: &Store, args: &DipArgs) -> anyhow::Result<Seeded> {
     let agent = store.create_user(NewUser::new(Role::Agent, "Bench IVR")).await?;
     let token = secrets::generate_token();
     store.create_api_token(agent.id, Some("ctihub-bench"), &secrets::hash_token(&token)).await?;
-    let seeded = Seeded { users: args.users, ticket_step, tickets, token };
+    let seeded = Seeded { users, ticket_step, tickets: ticket_ids, token };
     store.put_setting(BENCH_SETTING, &seeded).await?;
     println!("seeding done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(seeded)

@@ -45,6 +45,40 @@ impl Latencies {
     }
 }
 
+/// A run's latency figures in milliseconds, as they go into the JSON and the table.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Figures {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Figures {
+    pub fn summary(&self) -> String {
+        format!(
+            "p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms
+        )
+    }
+}
+
+impl Latencies {
+    pub fn figures(&self) -> Figures {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        Figures {
+            count: self.len(),
+            p50_ms: ms(self.percentile(50.0)),
+            p90_ms: ms(self.percentile(90.0)),
+            p99_ms: ms(self.percentile(99.0)),
+            p999_ms: ms(self.percentile(99.9)),
+            max_ms: ms(self.max()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

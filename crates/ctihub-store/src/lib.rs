@@ -216,9 +216,13 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
-                    // 64 MiB of page cache: the default 2 MiB makes lookups in a database of a
-                    // few hundred thousand users go to disk.
-                    .pragma("cache_size", "-65536")
+                    // 8 MiB of page cache per connection: the default 2 MiB re-reads the
+                    // caller index's upper pages from the file on most lookups in a database of
+                    // a few hundred thousand users. Not more: each pooled connection keeps its
+                    // own cache, and ten of 64 MiB held a server with a million users at 414 MiB
+                    // resident (docs/benchmarks.md); the file's other pages come from the
+                    // kernel's page cache, which all connections share.
+                    .pragma("cache_size", "-8192")
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(options.max_connections)
