@@ -62,6 +62,8 @@ pub struct AppState {
     pub network: Arc<client::Network>,
     /// See [`HEADER_READ_TIMEOUT`]; shorter in tests.
     pub header_read_timeout: Duration,
+    /// See [`REQUEST_TIMEOUT`]; shorter in tests.
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ impl AppState {
             limits: Arc::new(limits),
             network: Default::default(),
             header_read_timeout: HEADER_READ_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 
@@ -116,6 +119,12 @@ impl AppState {
         self
     }
 
+    /// Answer `408` to a request not answered within this time (a body that never arrives).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
     /// Believe `X-Forwarded-For` from these peers; cookies always `Secure` when `public_https`.
     pub fn with_network(mut self, network: client::Network) -> Self {
         self.network = Arc::new(network);
@@ -127,6 +136,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application with its middleware.
 pub fn app(state: AppState) -> Router {
+    let request_timeout = state.request_timeout;
     Router::new()
         .merge(health::router())
         .merge(console::router(state.clone()))
@@ -143,7 +153,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state, client::resolve))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(extract::panic_response))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             let path = redact_path(request.uri().path());

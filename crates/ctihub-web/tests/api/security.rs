@@ -766,6 +766,34 @@ async fn oversized_headers_get_431_and_slow_headers_are_cut_off() {
 }
 
 #[tokio::test]
+async fn a_request_whose_body_never_comes_is_answered_408() {
+    on_each_app_with(
+        |state| state.with_request_timeout(Duration::from_millis(500)),
+        async |app| {
+            let url = app.enable_cti(|_| {}).await;
+            let path = url.trim_start_matches(&app.base);
+            // The headers promise a body that never follows: the handler waits for it, and the
+            // timeout ends the wait instead of holding the connection and its task for ever.
+            let address = app.base.trim_start_matches("http://");
+            let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: 100\r\n\r\nevent=newCall"
+            );
+            socket.write_all(head.as_bytes()).await.unwrap();
+            let mut buffer = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buffer)).await;
+            let read = read.expect("the server answers, not the test's timeout").unwrap();
+            assert!(buffer[..read].starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&buffer[..read]));
+            // And a prompt request on the same app is answered as usual.
+            let fine = app.client.get(app.url("/healthz")).send().await.unwrap();
+            assert_eq!(fine.status(), 200);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn console_pages_carry_strict_security_headers_and_cookies() {
     on_each_app_with(
         |state| state.with_network(ctihub_web::client::Network { public_https: true, ..Default::default() }),
