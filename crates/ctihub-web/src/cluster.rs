@@ -63,8 +63,12 @@ impl Node {
     }
 
     /// Note where this node listens, and tell the others at once rather than at the next beat.
+    /// Only the first call counts (the CLI notes it before its banner, `serve` again for
+    /// embedders that call it directly).
     pub async fn listening_on(&self, address: impl Into<String>, store: &Store) {
-        let _ = self.inner.address.set(address.into());
+        if self.inner.address.set(address.into()).is_err() {
+            return;
+        }
         if let Err(e) = self.beat(store).await {
             tracing::warn!(error = %e, "cluster: cannot note this node's address yet");
         }

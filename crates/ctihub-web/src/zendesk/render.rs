@@ -209,6 +209,13 @@ pub(crate) fn custom_field(base: &str, field: &CustomField) -> Value {
     object
 }
 
+/// A ticket's comments as one page of Zendesk's comments list (the whole conversation).
+pub(crate) fn comments_page<'a>(comments: impl Iterator<Item = &'a Comment>) -> Value {
+    let comments: Vec<Value> = comments.map(comment).collect();
+    let count = comments.len();
+    json!({"comments": comments, "next_page": null, "previous_page": null, "count": count})
+}
+
 /// A comment as the comments list and audit events show it. A voice comment carries its call
 /// data under `data`, as Zendesk's `VoiceComment` does.
 pub(crate) fn comment(comment: &Comment) -> Value {

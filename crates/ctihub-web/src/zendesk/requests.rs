@@ -90,11 +90,6 @@ pub(crate) async fn comments(
     Path(id): Path<String>,
 ) -> Result<Response, ZendeskError> {
     let ticket = own_ticket(&state, &caller, &id).await?;
-    let comments: Vec<Value> =
-        state.store.list_comments(ticket.id).await?.iter().filter(|c| c.public).map(render::comment).collect();
-    let count = comments.len();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"comments": comments, "next_page": null, "previous_page": null, "count": count}),
-    ))
+    let comments = state.store.list_comments(ticket.id).await?;
+    Ok(json_response(StatusCode::OK, &render::comments_page(comments.iter().filter(|c| c.public))))
 }

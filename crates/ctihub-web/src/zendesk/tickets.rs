@@ -292,12 +292,8 @@ pub(crate) async fn comments(
     Path(id): Path<String>,
 ) -> Result<Response, ZendeskError> {
     let ticket = state.store.get_ticket(path_id(&id)?).await?;
-    let comments: Vec<Value> = state.store.list_comments(ticket.id).await?.iter().map(render::comment).collect();
-    let count = comments.len();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"comments": comments, "next_page": null, "previous_page": null, "count": count}),
-    ))
+    let comments = state.store.list_comments(ticket.id).await?;
+    Ok(json_response(StatusCode::OK, &render::comments_page(comments.iter())))
 }
 
 #[cfg(test)]
