@@ -31,6 +31,23 @@ macro_rules! index_caller_key {
 }
 pub(crate) use index_caller_key;
 
+/// The users a normalized key (`$1`) belongs to. One row per user: a user with the same number
+/// in two fields, or known and maybe, is listed once at the best level.
+pub(crate) const IDENTIFY_SQL: &str = "SELECT MIN(ci.level) AS level, u.id, u.role, u.name, u.email, u.organization_id, u.external_id, \
+     u.phones, u.tags, u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, \
+     u.created_at, u.updated_at \
+     FROM caller_index ci JOIN users u ON u.id = ci.user_id \
+     WHERE ci.phone_key = $1 AND u.active \
+     GROUP BY u.id, u.role, u.name, u.email, u.organization_id, u.external_id, u.phones, u.tags, \
+     u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, u.created_at, u.updated_at \
+     ORDER BY MIN(ci.level), u.id DESC LIMIT 20";
+
+pub(crate) fn caller_match(level: &str, user: UserRow) -> StoreResult<CallerMatch> {
+    let level =
+        CallerLevel::parse(level).ok_or_else(|| StoreError::Corrupt(format!("caller_index.level `{level}`")))?;
+    Ok(CallerMatch { level, user: User::try_from(user)? })
+}
+
 /// A user a number belongs to, and how sure the index is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallerMatch {
@@ -53,24 +70,8 @@ impl Store {
         let CallerNumber::Number(key) = self.phones.normalize(number) else {
             return Ok(Vec::new());
         };
-        // One row per user: a user with the same number in two fields, or known and maybe,
-        // is listed once at the best level.
-        let sql = "SELECT MIN(ci.level) AS level, u.id, u.role, u.name, u.email, u.organization_id, u.external_id, \
-                   u.phones, u.tags, u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, \
-                   u.created_at, u.updated_at \
-                   FROM caller_index ci JOIN users u ON u.id = ci.user_id \
-                   WHERE ci.phone_key = $1 AND u.active \
-                   GROUP BY u.id, u.role, u.name, u.email, u.organization_id, u.external_id, u.phones, u.tags, \
-                   u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, u.created_at, u.updated_at \
-                   ORDER BY MIN(ci.level), u.id DESC LIMIT 20";
         let rows: Vec<MatchRow> =
-            on_pool!(self, |pool, PG| sqlx::query_as(sql).bind(key.as_str()).fetch_all(pool).await?);
-        rows.into_iter()
-            .map(|row| {
-                let level = CallerLevel::parse(&row.level)
-                    .ok_or_else(|| StoreError::Corrupt(format!("caller_index.level `{}`", row.level)))?;
-                Ok(CallerMatch { level, user: User::try_from(row.user)? })
-            })
-            .collect()
+            on_pool!(self, |pool, PG| sqlx::query_as(IDENTIFY_SQL).bind(key.as_str()).fetch_all(pool).await?);
+        rows.into_iter().map(|row| caller_match(&row.level, row.user)).collect()
     }
 }

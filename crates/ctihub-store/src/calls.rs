@@ -22,6 +22,35 @@ pub(crate) const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line,
 
 const REF_CONFLICT: &[(&str, &str, &str)] = &[("call_refs", "external_id", "is already used by another call")];
 
+// The SQL of recording call events, shared with the SQLite ledger writer (`crate::ledger`).
+// Call data binds in `CALL_COLUMNS` order after the id, then the customer key and the time.
+
+pub(crate) const INSERT_CALL_SQL: &str = "INSERT INTO calls (id, direction, state, from_line, to_line, from_name, to_name, dnis, queue_name, \
+     started_at, answered_at, ended_at, completion_status, hangup_cause, agent_id, end_user_id, \
+     organization_id, ticket_id, duration, time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, \
+     queue_time, recording_url, transcript, done, comment, details, customer_key, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+     $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $32)";
+
+/// `$33 IS NULL` makes the state guard optional without a second statement.
+pub(crate) const UPDATE_CALL_SQL: &str = "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, from_name = $6, to_name = $7, \
+     dnis = $8, queue_name = $9, started_at = $10, answered_at = $11, ended_at = $12, \
+     completion_status = $13, hangup_cause = $14, agent_id = $15, end_user_id = $16, \
+     organization_id = $17, ticket_id = $18, duration = $19, time_to_answer = $20, talk_time = $21, \
+     hold_time = $22, wait_time = $23, wrap_up_time = $24, queue_time = $25, recording_url = $26, \
+     transcript = $27, done = $28, comment = $29, details = $30, customer_key = $31, updated_at = $32 \
+     WHERE id = $1 AND ($33 IS NULL OR state = $33)";
+
+pub(crate) const INSERT_EVENT_SQL: &str = "INSERT INTO call_events (id, call_id, source, kind, payload, occurred_at, received_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub(crate) const INSERT_REF_SQL: &str = "INSERT INTO call_refs (source, external_id, call_id) VALUES ($1, $2, $3)";
+
+pub(crate) const FIND_REF_SQL: &str = "SELECT call_id FROM call_refs WHERE source = $1 AND external_id = $2";
+
+pub(crate) const CALL_REFS_SQL: &str =
+    "SELECT source, external_id FROM call_refs WHERE call_id = $1 ORDER BY source, external_id";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct CallRow {
     id: i64,
@@ -59,6 +88,44 @@ pub(crate) struct CallRow {
 }
 
 impl CallRow {
+    /// The same row read by the SQLite ledger writer, selected with `CALL_COLUMNS`.
+    pub(crate) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
+        Ok(CallRow {
+            id: row.get("id")?,
+            direction: row.get("direction")?,
+            state: row.get("state")?,
+            from_line: row.get("from_line")?,
+            to_line: row.get("to_line")?,
+            from_name: row.get("from_name")?,
+            to_name: row.get("to_name")?,
+            dnis: row.get("dnis")?,
+            queue_name: row.get("queue_name")?,
+            started_at: row.get("started_at")?,
+            answered_at: row.get("answered_at")?,
+            ended_at: row.get("ended_at")?,
+            completion_status: row.get("completion_status")?,
+            hangup_cause: row.get("hangup_cause")?,
+            agent_id: row.get("agent_id")?,
+            end_user_id: row.get("end_user_id")?,
+            organization_id: row.get("organization_id")?,
+            ticket_id: row.get("ticket_id")?,
+            duration: row.get("duration")?,
+            time_to_answer: row.get("time_to_answer")?,
+            talk_time: row.get("talk_time")?,
+            hold_time: row.get("hold_time")?,
+            wait_time: row.get("wait_time")?,
+            wrap_up_time: row.get("wrap_up_time")?,
+            queue_time: row.get("queue_time")?,
+            recording_url: row.get("recording_url")?,
+            transcript: row.get("transcript")?,
+            done: row.get("done")?,
+            comment: row.get("comment")?,
+            details: row.get("details")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+
     pub(crate) fn into_call(self, external_refs: Vec<ExternalRef>) -> StoreResult<Call> {
         let corrupt = |e: ctihub_domain::DomainError| StoreError::Corrupt(e.to_string());
         Ok(Call {
@@ -136,19 +203,16 @@ impl TryFrom<EventRow> for CallEvent {
 macro_rules! insert_event {
     ($tx:expr, $pg:expr, $call_id:expr, $event:expr, $now:expr) => {{
         let id = next_id!($tx, $pg);
-        sqlx::query(
-            "INSERT INTO call_events (id, call_id, source, kind, payload, occurred_at, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind($call_id)
-        .bind(&$event.source)
-        .bind(&$event.kind)
-        .bind(to_text(&$event.payload))
-        .bind($event.occurred_at)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
+        sqlx::query($crate::calls::INSERT_EVENT_SQL)
+            .bind(id)
+            .bind($call_id)
+            .bind(&$event.source)
+            .bind(&$event.kind)
+            .bind(to_text(&$event.payload))
+            .bind($event.occurred_at)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
         id
     }};
 }
@@ -208,18 +272,10 @@ impl Store {
         let id = on_pool!(self, |pool, PG| {
             let mut tx = crate::begin_write!(pool, PG);
             let id = next_id!(tx, PG);
-            let insert = sqlx::query(
-                "INSERT INTO calls (id, direction, state, from_line, to_line, from_name, to_name, dnis, queue_name, \
-                 started_at, answered_at, ended_at, completion_status, hangup_cause, agent_id, end_user_id, \
-                 organization_id, ticket_id, duration, time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, \
-                 queue_time, recording_url, transcript, done, comment, details, customer_key, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $32)",
-            )
-            .bind(id);
+            let insert = sqlx::query(INSERT_CALL_SQL).bind(id);
             bind_call_data!(insert, data, &customer_key).bind(now).execute(&mut *tx).await?;
             for r in refs {
-                sqlx::query("INSERT INTO call_refs (source, external_id, call_id) VALUES ($1, $2, $3)")
+                sqlx::query(INSERT_REF_SQL)
                     .bind(&r.source)
                     .bind(&r.external_id)
                     .bind(id)
@@ -279,17 +335,7 @@ impl Store {
         let customer_key = self.customer_key(data);
         Ok(on_pool!(self, |pool, PG| {
             let mut tx = crate::begin_write!(pool, PG);
-            // `$33 IS NULL` makes the state guard optional without a second statement.
-            let update = sqlx::query(
-                "UPDATE calls SET direction = $2, state = $3, from_line = $4, to_line = $5, from_name = $6, to_name = $7, \
-                 dnis = $8, queue_name = $9, started_at = $10, answered_at = $11, ended_at = $12, \
-                 completion_status = $13, hangup_cause = $14, agent_id = $15, end_user_id = $16, \
-                 organization_id = $17, ticket_id = $18, duration = $19, time_to_answer = $20, talk_time = $21, \
-                 hold_time = $22, wait_time = $23, wrap_up_time = $24, queue_time = $25, recording_url = $26, \
-                 transcript = $27, done = $28, comment = $29, details = $30, customer_key = $31, updated_at = $32 \
-                 WHERE id = $1 AND ($33 IS NULL OR state = $33)",
-            )
-            .bind(id);
+            let update = sqlx::query(UPDATE_CALL_SQL).bind(id);
             let changed = bind_call_data!(update, data, &customer_key)
                 .bind(now)
                 .bind(expected.map(|s| s.as_str()))
@@ -311,7 +357,7 @@ impl Store {
     pub async fn add_call_ref(&self, call_id: Id, r: &ExternalRef) -> StoreResult<()> {
         on_pool!(self, |pool, PG| {
             let mut tx = crate::begin_write!(pool, PG);
-            sqlx::query("INSERT INTO call_refs (source, external_id, call_id) VALUES ($1, $2, $3)")
+            sqlx::query(INSERT_REF_SQL)
                 .bind(&r.source)
                 .bind(&r.external_id)
                 .bind(call_id)
@@ -390,11 +436,7 @@ impl Store {
     /// The call a source knows by `external_id`.
     pub async fn find_call_by_ref(&self, source: &str, external_id: &str) -> StoreResult<Option<Call>> {
         let id: Option<i64> = on_pool!(self, |pool, PG| {
-            sqlx::query_scalar("SELECT call_id FROM call_refs WHERE source = $1 AND external_id = $2")
-                .bind(source)
-                .bind(external_id)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_scalar(FIND_REF_SQL).bind(source).bind(external_id).fetch_optional(pool).await?
         });
         match id {
             Some(id) => Ok(Some(self.get_call(id).await?)),

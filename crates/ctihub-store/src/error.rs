@@ -14,6 +14,12 @@ pub enum StoreError {
     Config(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite ledger writer's own connection.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The ledger writer could not commit a batch (or has stopped).
+    #[error("event writer: {0}")]
+    Writer(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]

@@ -26,6 +26,12 @@ pub const HUB_CHANNEL: &str = "ctihub_events";
 /// The transaction-level advisory lock that orders hub event ids by commit ("ctihubev").
 const PUBLISH_LOCK: i64 = 0x6374_6968_7562_6576;
 
+/// A once-keyed event is stored only if its key is new; `RETURNING` then names its id.
+pub(crate) const INSERT_HUB_EVENT_SQL: &str = "INSERT INTO hub_events (id, kind, recipients, payload, created_at, once_key) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (once_key) DO NOTHING RETURNING id";
+
+pub(crate) const PRESENCE_SQL: &str = "SELECT user_id, status FROM agent_presence ORDER BY user_id";
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HubEvent {
     pub id: Id,
@@ -138,18 +144,15 @@ impl Store {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PUBLISH_LOCK).execute(&mut *tx).await?;
             }
             let id = next_id!(tx, PG);
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO hub_events (id, kind, recipients, payload, created_at, once_key) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (once_key) DO NOTHING RETURNING id",
-            )
-            .bind(id)
-            .bind(kind)
-            .bind(&recipients_text)
-            .bind(to_text(payload))
-            .bind(now)
-            .bind(once_key)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let inserted: Option<i64> = sqlx::query_scalar(INSERT_HUB_EVENT_SQL)
+                .bind(id)
+                .bind(kind)
+                .bind(&recipients_text)
+                .bind(to_text(payload))
+                .bind(now)
+                .bind(once_key)
+                .fetch_optional(&mut *tx)
+                .await?;
             if PG && inserted.is_some() {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(HUB_CHANNEL)
@@ -241,9 +244,7 @@ impl Store {
 
     /// Every agent's presence that was ever set (agents never set count as available).
     pub async fn list_presence(&self) -> StoreResult<Vec<(Id, Presence)>> {
-        let rows: Vec<(i64, String)> = on_pool!(self, |pool, PG| {
-            sqlx::query_as("SELECT user_id, status FROM agent_presence ORDER BY user_id").fetch_all(pool).await?
-        });
+        let rows: Vec<(i64, String)> = on_pool!(self, |pool, PG| sqlx::query_as(PRESENCE_SQL).fetch_all(pool).await?);
         Ok(rows.into_iter().filter_map(|(id, s)| Presence::parse(&s).map(|p| (id, p))).collect())
     }
 }

@@ -29,6 +29,18 @@ pub struct JournalFilter {
     pub before_id: Option<Id>,
 }
 
+pub(crate) const TICKET_UPDATED_SINCE_SQL: &str =
+    "SELECT id FROM tickets WHERE requester_id = $1 AND updated_at >= $2 LIMIT 1";
+
+/// Active staff by lower-cased name (`users_staff_name_idx`) or e-mail, lowest id first.
+pub(crate) const STAFF_BY_NAME_SQL: &str = "SELECT id, role, name, email, organization_id, external_id, phones, tags, custom_fields, active, \
+     password_hash, agent_id, extension, created_at, updated_at FROM users \
+     WHERE role IN ('agent', 'admin') AND active AND lower(name) = $1 \
+     UNION ALL SELECT id, role, name, email, organization_id, external_id, phones, tags, custom_fields, active, \
+     password_hash, agent_id, extension, created_at, updated_at FROM users \
+     WHERE role IN ('agent', 'admin') AND active AND email_lower = $1 \
+     ORDER BY id LIMIT 1";
+
 impl JournalFilter {
     /// The WHERE clause and its parameters, numbered from `$1`.
     fn to_sql(&self) -> (String, Vec<Param>) {
@@ -171,11 +183,7 @@ impl Store {
     /// caller's profile and a new-ticket screen.
     pub async fn has_ticket_updated_since(&self, user_id: Id, since: Millis) -> StoreResult<bool> {
         let found: Option<i64> = on_pool!(self, |pool, PG| {
-            sqlx::query_scalar("SELECT id FROM tickets WHERE requester_id = $1 AND updated_at >= $2 LIMIT 1")
-                .bind(user_id)
-                .bind(since)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_scalar(TICKET_UPDATED_SINCE_SQL).bind(user_id).bind(since).fetch_optional(pool).await?
         });
         Ok(found.is_some())
     }
@@ -187,17 +195,8 @@ impl Store {
         if name.is_empty() {
             return Ok(None);
         }
-        let row: Option<UserRow> = on_pool!(self, |pool, PG| {
-            sqlx::query_as(
-                "SELECT id, role, name, email, organization_id, external_id, phones, tags, custom_fields, active, \
-                 password_hash, agent_id, extension, created_at, updated_at FROM users \
-                 WHERE role IN ('agent', 'admin') AND active AND (lower(name) = $1 OR email_lower = $1) \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(name)
-            .fetch_optional(pool)
-            .await?
-        });
+        let row: Option<UserRow> =
+            on_pool!(self, |pool, PG| sqlx::query_as(STAFF_BY_NAME_SQL).bind(name).fetch_optional(pool).await?);
         row.map(User::try_from).transpose()
     }
 }

@@ -23,6 +23,7 @@ mod hub_events;
 mod ids;
 mod journal;
 mod json;
+mod ledger;
 mod organizations;
 mod owner_index;
 mod parked_events;
@@ -39,6 +40,8 @@ mod users;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ctihub_domain::phone::PhoneNormalizer;
@@ -54,6 +57,7 @@ pub use durability::Durability;
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
 pub use journal::JournalFilter;
+pub use ledger::{CallLedger, LedgerJob, LedgerWriter, SqliteLedger};
 pub use phone_index::RekeyReport;
 pub use sessions::ConsoleSession;
 pub use tokens::ApiToken;
@@ -108,6 +112,15 @@ pub enum BackendKind {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) phones: PhoneNormalizer,
+    /// The SQLite file's ledger writer, started on first use (`None` on PostgreSQL and in memory).
+    writer: Option<Arc<WriterSlot>>,
+    /// See [`Store::settings_generation`].
+    settings_changes: Arc<AtomicU64>,
+}
+
+struct WriterSlot {
+    path: std::path::PathBuf,
+    writer: OnceLock<LedgerWriter>,
 }
 
 impl std::fmt::Debug for Store {
@@ -200,6 +213,7 @@ impl Store {
         options: &ConnectOptions,
         phones: PhoneNormalizer,
     ) -> StoreResult<Store> {
+        let mut writer = None;
         let backend = match location {
             DatabaseLocation::SqliteFile(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -229,6 +243,7 @@ impl Store {
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(opts)
                     .await?;
+                writer = Some(Arc::new(WriterSlot { path: path.clone(), writer: OnceLock::new() }));
                 Backend::Sqlite(pool)
             }
             DatabaseLocation::SqliteMemory => {
@@ -262,7 +277,7 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store { backend, phones })
+        Ok(Store { backend, phones, writer, settings_changes: Arc::default() })
     }
 
     /// Bring the schema up to date, and the caller index in step with this store's default
@@ -287,6 +302,14 @@ impl Store {
 
     pub fn phones(&self) -> &PhoneNormalizer {
         &self.phones
+    }
+
+    /// The writer that records PBX events in batches, on an SQLite file. `None` on PostgreSQL,
+    /// where each event is its own transaction and nodes write side by side, and in memory,
+    /// where no second connection can reach the database.
+    pub fn ledger_writer(&self) -> Option<&LedgerWriter> {
+        let slot = self.writer.as_deref()?;
+        Some(slot.writer.get_or_init(|| LedgerWriter::start(slot.path.clone(), self.phones)))
     }
 
     /// A round trip to the database, for `/healthz`.

@@ -9,27 +9,25 @@ use crate::ids::next_id;
 use crate::json::to_text;
 use crate::{Store, StoreResult, on_pool};
 
+/// Give the events parked under a source's id (`$2`, `$3`) to call `$1`.
+pub(crate) const ADOPT_SQL: &str = "INSERT INTO call_events (id, call_id, source, kind, payload, occurred_at, received_at) \
+     SELECT id, $1, source, kind, payload, occurred_at, received_at FROM parked_call_events \
+     WHERE source = $2 AND external_id = $3";
+pub(crate) const UNPARK_SQL: &str = "DELETE FROM parked_call_events WHERE source = $1 AND external_id = $2";
+
 /// Move the events parked under `r` to `call_id`, inside the caller's transaction:
 /// `adopt_parked_events!(tx, call_id, r)`. Their ids come from the global sequence, so they keep
 /// them as call events.
 macro_rules! adopt_parked_events {
     ($tx:expr, $call_id:expr, $ref:expr) => {{
         let r: &ctihub_domain::call::ExternalRef = $ref;
-        sqlx::query(
-            "INSERT INTO call_events (id, call_id, source, kind, payload, occurred_at, received_at) \
-             SELECT id, $1, source, kind, payload, occurred_at, received_at FROM parked_call_events \
-             WHERE source = $2 AND external_id = $3",
-        )
-        .bind($call_id)
-        .bind(&r.source)
-        .bind(&r.external_id)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query("DELETE FROM parked_call_events WHERE source = $1 AND external_id = $2")
+        sqlx::query($crate::parked_events::ADOPT_SQL)
+            .bind($call_id)
             .bind(&r.source)
             .bind(&r.external_id)
             .execute(&mut *$tx)
             .await?;
+        sqlx::query($crate::parked_events::UNPARK_SQL).bind(&r.source).bind(&r.external_id).execute(&mut *$tx).await?;
     }};
 }
 pub(crate) use adopt_parked_events;

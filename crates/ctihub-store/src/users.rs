@@ -20,6 +20,9 @@ use crate::{Store, StoreError, StoreResult, on_pool};
 pub(crate) const USER_COLUMNS: &str = "id, role, name, email, organization_id, external_id, phones, tags, custom_fields, \
      active, password_hash, agent_id, extension, created_at, updated_at";
 
+pub(crate) const ACTIVE_STAFF_SQL: &str =
+    "SELECT id FROM users WHERE role IN ('agent', 'admin') AND active ORDER BY id";
+
 const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("email_lower", "email", "is already used by another user"),
     ("agent_id", "agent_id", "is already used by another agent"),
@@ -42,6 +45,29 @@ pub(crate) struct UserRow {
     extension: Option<String>,
     created_at: i64,
     updated_at: i64,
+}
+
+impl UserRow {
+    /// The same row read by the SQLite ledger writer, selected with `USER_COLUMNS`.
+    pub(crate) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+        Ok(UserRow {
+            id: row.get("id")?,
+            role: row.get("role")?,
+            name: row.get("name")?,
+            email: row.get("email")?,
+            organization_id: row.get("organization_id")?,
+            external_id: row.get("external_id")?,
+            phones: row.get("phones")?,
+            tags: row.get("tags")?,
+            custom_fields: row.get("custom_fields")?,
+            active: row.get("active")?,
+            password_hash: row.get("password_hash")?,
+            agent_id: row.get("agent_id")?,
+            extension: row.get("extension")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
 }
 
 impl TryFrom<UserRow> for User {
@@ -459,11 +485,7 @@ impl Store {
 
     /// Every active agent and admin: who "all agents" are when a call is announced.
     pub async fn active_staff_ids(&self) -> StoreResult<Vec<Id>> {
-        Ok(on_pool!(self, |pool, PG| {
-            sqlx::query_scalar("SELECT id FROM users WHERE role IN ('agent', 'admin') AND active ORDER BY id")
-                .fetch_all(pool)
-                .await?
-        }))
+        Ok(on_pool!(self, |pool, PG| sqlx::query_scalar(ACTIVE_STAFF_SQL).fetch_all(pool).await?))
     }
 
     /// Whether anyone can administer this installation yet.

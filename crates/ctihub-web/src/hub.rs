@@ -70,10 +70,20 @@ impl Hub {
     ) -> StoreResult<Option<HubEvent>> {
         let event = self.store.publish_hub_event_once(kind, recipients, &payload, once_key).await?;
         if event.is_some() {
-            metrics::counter!("ctihub_hub_events_published_total", "kind" => kind.to_owned()).increment(1);
-            self.wake.notify_one();
+            self.announce(&[kind]);
         }
         Ok(event)
+    }
+
+    /// Events of these kinds were stored and committed by someone else (the CTI pipeline's
+    /// ledger): count them and deliver.
+    pub fn announce(&self, kinds: &[&str]) {
+        for kind in kinds {
+            metrics::counter!("ctihub_hub_events_published_total", "kind" => (*kind).to_owned()).increment(1);
+        }
+        if !kinds.is_empty() {
+            self.wake.notify_one();
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubEvent>> {

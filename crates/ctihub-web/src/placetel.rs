@@ -21,7 +21,7 @@ use sha2::Sha256;
 use crate::AppState;
 use crate::cti::params::Params;
 use crate::cti::view::display_name;
-use crate::cti::{IncomingEvent, load_config, process};
+use crate::cti::{IncomingEvent, ingest};
 use crate::sipgate::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
 
 const SOURCE: &str = "placetel";
@@ -38,7 +38,7 @@ async fn event(
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Response, XmlError> {
-    let config = load_config(&state.store).await?;
+    let config = state.cti_config.get(&state.store).await?;
     let placetel = &config.placetel;
     check_access(placetel.enabled, placetel.token.as_deref(), &token)?;
     let (headers, body) = read_body(&state, request).await?;
@@ -47,7 +47,7 @@ async fn event(
     }
     let params = parse_params(&state, &headers, body).await?;
     let incoming = parse_event(&state, placetel, &params).await?;
-    let decision = process(&state, &config, incoming).await?;
+    let decision = ingest(&state, config.clone(), incoming).await?;
     Ok(xml_ok(response_document(&[], &decision)))
 }
 

@@ -9,6 +9,7 @@ mod caller_index;
 mod calls;
 mod durability;
 mod journal;
+mod ledger;
 mod sessions;
 mod tickets;
 mod users;

@@ -3,9 +3,11 @@
 
 pub mod config;
 pub mod generic;
+pub mod ingest;
 pub mod params;
 pub mod service;
 pub mod view;
 
 pub use config::{load_config, push_path, save_config};
-pub use service::{Decision, IncomingEvent, process};
+pub use ingest::ingest;
+pub use service::{Decision, IncomingEvent};

@@ -1,17 +1,20 @@
 //! The pipeline every CTI event goes through, whatever dialect it arrived in (Zammad's
 //! `Cti::Driver::Base#process`): block inbound callers, rewrite outbound caller ids, record
 //! the event in the journal, then tell the agents concerned.
+//!
+//! It reads and writes through a [`CallLedger`], so the same pipeline runs on the SQLite
+//! writer's batch transaction and straight on a PostgreSQL pool (`super::ingest` chooses).
 
 use ctihub_domain::Id;
 use ctihub_domain::call::{Call, CallData, Direction, ExternalRef, NewCallEvent};
 use ctihub_domain::cti::CtiConfig;
 use ctihub_domain::journal::{self, CallSignal, SignalKind, Transition};
+use ctihub_domain::phone::PhoneNormalizer;
 use ctihub_domain::time::now_millis;
 use ctihub_domain::user::User;
-use ctihub_store::{Presence, StoreError};
+use ctihub_store::{CallLedger, StoreError};
 use serde_json::json;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::hub::kinds;
 
@@ -30,6 +33,14 @@ pub struct IncomingEvent {
     pub payload: serde_json::Value,
 }
 
+/// What processing an event did: the PBX's answer, and the kinds of hub events it stored (the
+/// hub delivers them once the event is committed).
+#[derive(Debug)]
+pub struct Processed {
+    pub decision: Decision,
+    pub published: Vec<&'static str>,
+}
+
 /// What the PBX should do with the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -43,11 +54,14 @@ pub enum Decision {
     },
 }
 
-pub async fn process(state: &AppState, config: &CtiConfig, mut event: IncomingEvent) -> Result<Decision, ApiError> {
-    metrics::counter!("ctihub_cti_events_total", "source" => event.source, "event" => event.signal.kind.as_str())
-        .increment(1);
-    let phones = *state.store.phones();
+pub async fn process(
+    ledger: &mut impl CallLedger,
+    config: &CtiConfig,
+    mut event: IncomingEvent,
+) -> Result<Processed, ApiError> {
+    let phones = *ledger.phones();
     let signal = &event.signal;
+    let answer = |decision| Processed { decision, published: Vec::new() };
     if signal.kind == SignalKind::NewCall
         && signal.direction == Direction::Inbound
         && let Some(blocked) = config.blocked(&signal.from, &phones)
@@ -55,8 +69,8 @@ pub async fn process(state: &AppState, config: &CtiConfig, mut event: IncomingEv
         tracing::info!(from = %signal.from, note = %blocked.note, "blocked inbound caller rejected");
         // Recorded like Zammad does (it shows as ringing until the PBX hangs up), but nobody is
         // disturbed by it.
-        record(state, &event).await?;
-        return Ok(Decision::Reject);
+        record(ledger, &event).await?;
+        return Ok(answer(Decision::Reject));
     }
     if signal.kind == SignalKind::NewCall
         && signal.direction == Direction::Outbound
@@ -65,42 +79,52 @@ pub async fn process(state: &AppState, config: &CtiConfig, mut event: IncomingEv
         // The journal shows the number the customer sees.
         event.signal.from = caller_id.clone();
         let number = event.signal.to.trim().to_owned();
-        record(state, &event).await?;
-        return Ok(Decision::Dial { caller_id, number });
+        record(ledger, &event).await?;
+        return Ok(answer(Decision::Dial { caller_id, number }));
     }
 
-    let (call, transition) = record(state, &event).await?;
+    let (call, transition) = record(ledger, &event).await?;
     // An event the call already had may be a PBX's retry after the node that stored it died
     // before telling the agents: what is still due is published again, and the once-keys
     // below keep anything from reaching a console twice.
     let repeated = matches!(transition, Recorded::Ignored);
+    let mut processed = answer(Decision::Continue);
     if repeated && !still_due(&call, event.signal.kind) {
-        return Ok(Decision::Continue);
+        return Ok(processed);
     }
-    let hub = &state.hub;
     if !repeated {
-        hub.publish(kinds::JOURNAL_CHANGED, None, json!({"call_id": call.id})).await?;
+        ledger.publish_hub_event_once(kinds::JOURNAL_CHANGED, None, &json!({"call_id": call.id}), None).await?;
+        processed.published.push(kinds::JOURNAL_CHANGED);
     }
     let inbound = event.signal.direction == Direction::Inbound;
     match event.signal.kind {
         SignalKind::NewCall if inbound => {
-            let recipients = incoming_call_recipients(state, config, &call).await?;
+            let recipients = incoming_call_recipients(ledger, config, &call).await?;
             if !recipients.is_empty() {
-                let payload = incoming_call_payload(state, &call);
+                let payload = incoming_call_payload(ledger.phones(), &call);
                 let once = format!("incoming_call:{}", call.id);
-                hub.publish_once(kinds::INCOMING_CALL, Some(&recipients), payload, Some(&once)).await?;
+                if ledger
+                    .publish_hub_event_once(kinds::INCOMING_CALL, Some(&recipients), &payload, Some(&once))
+                    .await?
+                    .is_some()
+                {
+                    processed.published.push(kinds::INCOMING_CALL);
+                }
             }
         }
         SignalKind::Answer if inbound => {
             if let Some(agent) = call.data.agent_id {
-                let pop = screen_pop(state, config, &call, &event.signal.from).await?;
+                let pop = screen_pop(ledger, config, &call, &event.signal.from).await?;
                 let once = format!("screen_pop:{}", call.id);
-                hub.publish_once(kinds::SCREEN_POP, Some(&[agent]), pop, Some(&once)).await?;
+                if ledger.publish_hub_event_once(kinds::SCREEN_POP, Some(&[agent]), &pop, Some(&once)).await?.is_some()
+                {
+                    processed.published.push(kinds::SCREEN_POP);
+                }
             }
         }
         _ => {}
     }
-    Ok(Decision::Continue)
+    Ok(processed)
 }
 
 /// Whether the agents' side of a repeated `kind` event still matters: a ringing toast while the
@@ -120,9 +144,8 @@ enum Recorded {
     Ignored,
 }
 
-/// Apply the event to its call and store both, in one transaction per write.
-async fn record(state: &AppState, event: &IncomingEvent) -> Result<(Call, Recorded), ApiError> {
-    let store = &state.store;
+/// Apply the event to its call and store both.
+async fn record(ledger: &mut impl CallLedger, event: &IncomingEvent) -> Result<(Call, Recorded), ApiError> {
     let stored_event = NewCallEvent {
         source: event.source.to_owned(),
         kind: event.signal.kind.as_str().to_owned(),
@@ -133,26 +156,26 @@ async fn record(state: &AppState, event: &IncomingEvent) -> Result<(Call, Record
     // between reading it and writing it back; then this event applies to what that one made.
     // A call is created once and changes state at most twice, so four attempts always suffice.
     for _ in 0..4 {
-        let existing = store.find_call_by_ref(event.source, &event.call_ref).await?;
+        let existing = ledger.find_call_by_ref(event.source, &event.call_ref).await?;
         match journal::apply(existing.as_ref().map(|c| &c.data), &event.signal) {
             Transition::Ignore(reason) => {
                 let call = existing.expect("only an existing call can be ignored");
                 tracing::info!(call_id = call.id, reason, "call event recorded without changing the call");
-                store.append_call_event(call.id, &stored_event).await?;
+                ledger.append_call_event(call.id, &stored_event).await?;
                 return Ok((call, Recorded::Ignored));
             }
             Transition::Update(mut data) => {
                 let call = existing.expect("only an existing call can be updated");
-                enrich(state, event, &mut data).await?;
-                match store.update_call_if_state(call.id, call.data.state, &data, Some(&stored_event)).await? {
+                enrich(ledger, event, &mut data).await?;
+                match ledger.update_call_if_state(&call, call.data.state, &data, &stored_event).await? {
                     Some(updated) => return Ok((updated, Recorded::Updated)),
                     None => continue,
                 }
             }
             Transition::Start(mut data) => {
-                enrich(state, event, &mut data).await?;
+                enrich(ledger, event, &mut data).await?;
                 let reference = ExternalRef::new(event.source, event.call_ref.clone());
-                match store.create_call(&data, &[reference], Some(&stored_event)).await {
+                match ledger.create_call(&data, &[reference], &stored_event).await {
                     Ok(call) => return Ok((call, Recorded::Started)),
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(e.into()),
@@ -164,15 +187,15 @@ async fn record(state: &AppState, event: &IncomingEvent) -> Result<(Call, Record
 }
 
 /// Fill in who the call is with: the identified customer, and on answer the answering agent.
-async fn enrich(state: &AppState, event: &IncomingEvent, data: &mut CallData) -> Result<(), ApiError> {
+async fn enrich(ledger: &mut impl CallLedger, event: &IncomingEvent, data: &mut CallData) -> Result<(), ApiError> {
     if data.end_user_id.is_none()
-        && let Some(customer) = best_customer(state, data.customer_line()).await?
+        && let Some(customer) = best_customer(ledger, data.customer_line()).await?
     {
         data.end_user_id = Some(customer.id);
         data.organization_id = customer.organization_id;
     }
     if event.signal.kind == SignalKind::Answer
-        && let Some(agent) = answering_agent(state, event).await?
+        && let Some(agent) = answering_agent(ledger, event).await?
     {
         data.agent_id = Some(agent.id);
     }
@@ -183,32 +206,31 @@ async fn enrich(state: &AppState, event: &IncomingEvent, data: &mut CallData) ->
 }
 
 /// The caller a screen pop is about: the first known match, else the first maybe-match.
-pub(crate) async fn best_customer(state: &AppState, number: &str) -> Result<Option<User>, ApiError> {
-    let matches = state.store.identify_caller(number).await?;
+async fn best_customer(ledger: &mut impl CallLedger, number: &str) -> Result<Option<User>, ApiError> {
+    let matches = ledger.identify_caller(number).await?;
     Ok(matches.into_iter().next().map(|m| m.user))
 }
 
 /// Who answered: the provider's user map, then `answeringNumber` (a known number or extension
 /// of an agent), then the `user` name, then a PBX agent id.
-async fn answering_agent(state: &AppState, event: &IncomingEvent) -> Result<Option<User>, ApiError> {
-    let store = &state.store;
+async fn answering_agent(ledger: &mut impl CallLedger, event: &IncomingEvent) -> Result<Option<User>, ApiError> {
     if let Some(id) = event.answering_agent {
-        return Ok(store.get_user(id).await.ok().filter(|u| u.role.is_staff() && u.active));
+        return Ok(ledger.find_user(id).await?.filter(|u| u.role.is_staff() && u.active));
     }
     if let Some(number) = event.answering_number.as_deref().filter(|n| !n.trim().is_empty()) {
-        let matches = store.identify_caller(number).await?;
+        let matches = ledger.identify_caller(number).await?;
         if let Some(agent) = matches.into_iter().map(|m| m.user).find(|u| u.role.is_staff()) {
             return Ok(Some(agent));
         }
-        if let Some(agent) = store.find_agent_by_agent_id(number.trim()).await? {
+        if let Some(agent) = ledger.find_agent_by_agent_id(number.trim()).await? {
             return Ok(Some(agent));
         }
     }
     for name in event.signal.users.iter().map(|u| u.trim()).filter(|u| !u.is_empty() && *u != "voicemail") {
-        if let Some(agent) = store.find_staff_by_name(name).await? {
+        if let Some(agent) = ledger.find_staff_by_name(name).await? {
             return Ok(Some(agent));
         }
-        if let Some(agent) = store.find_agent_by_agent_id(name).await? {
+        if let Some(agent) = ledger.find_agent_by_agent_id(name).await? {
             return Ok(Some(agent));
         }
     }
@@ -218,34 +240,30 @@ async fn answering_agent(state: &AppState, event: &IncomingEvent) -> Result<Opti
 /// Agents told about a ringing call: those the notify map assigns to its queue or called number,
 /// plus agents who own the called number; everybody when there is no notify map. Agents in
 /// do-not-disturb are left out.
-async fn incoming_call_recipients(state: &AppState, config: &CtiConfig, call: &Call) -> Result<Vec<Id>, ApiError> {
-    let store = &state.store;
+async fn incoming_call_recipients(
+    ledger: &mut impl CallLedger,
+    config: &CtiConfig,
+    call: &Call,
+) -> Result<Vec<Id>, ApiError> {
     let mut recipients: Vec<Id> = if config.notify_map.is_empty() {
-        store.active_staff_ids().await?
+        ledger.active_staff_ids().await?
     } else {
         let mut ids = config.agents_for_queue(&call.data.to_line);
         if let Some(queue) = &call.data.queue_name {
             ids.extend(config.agents_for_queue(queue));
         }
-        let owners = store.identify_caller(&call.data.to_line).await?;
+        let owners = ledger.identify_caller(&call.data.to_line).await?;
         ids.extend(owners.into_iter().filter(|m| m.user.role.is_staff()).map(|m| m.user.id));
         ids
     };
     recipients.sort_unstable();
     recipients.dedup();
-    let dnd: Vec<Id> = store
-        .list_presence()
-        .await?
-        .into_iter()
-        .filter(|(_, p)| *p == Presence::DoNotDisturb)
-        .map(|(id, _)| id)
-        .collect();
+    let dnd = ledger.do_not_disturb_ids().await?;
     recipients.retain(|id| !dnd.contains(id));
     Ok(recipients)
 }
 
-fn incoming_call_payload(state: &AppState, call: &Call) -> serde_json::Value {
-    let phones = state.store.phones();
+fn incoming_call_payload(phones: &PhoneNormalizer, call: &Call) -> serde_json::Value {
     json!({
         "call_id": call.id,
         "direction": call.data.direction.as_str(),
@@ -262,18 +280,18 @@ fn incoming_call_payload(state: &AppState, call: &Call) -> serde_json::Value {
 /// What to open for the answering agent: the caller's profile when they had a ticket change
 /// recently (they are probably calling about it), else a new ticket titled "Call from …".
 async fn screen_pop(
-    state: &AppState,
+    ledger: &mut impl CallLedger,
     config: &CtiConfig,
     call: &Call,
     from: &str,
 ) -> Result<serde_json::Value, ApiError> {
     let customer = match call.data.end_user_id {
-        Some(id) => state.store.get_user(id).await.ok(),
+        Some(id) => ledger.find_user(id).await?,
         None => None,
     };
     let since = now_millis() - config.customer_last_activity_secs * 1000;
     let recent = match &customer {
-        Some(c) => state.store.has_ticket_updated_since(c.id, since).await?,
+        Some(c) => ledger.has_ticket_updated_since(c.id, since).await?,
         None => false,
     };
     Ok(match customer {

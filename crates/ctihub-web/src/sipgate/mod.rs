@@ -31,7 +31,7 @@ use sha2::Sha256;
 use self::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
 use crate::AppState;
 use crate::cti::params::Params;
-use crate::cti::{Decision, IncomingEvent, generic, load_config, process};
+use crate::cti::{Decision, IncomingEvent, generic, ingest};
 
 pub(crate) const SOURCE: &str = "sipgate";
 const SIGNATURE_HEADER: &str = "x-sipgate-signature";
@@ -50,7 +50,7 @@ async fn event(
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Response, XmlError> {
-    let config = load_config(&state.store).await?;
+    let config = state.cti_config.get(&state.store).await?;
     let sipgate = &config.sipgate;
     check_access(sipgate.enabled, sipgate.token.as_deref(), &token)?;
     let (headers, body) = read_body(&state, request).await?;
@@ -70,7 +70,7 @@ async fn event(
         _ => return Err(XmlError::unprocessable("Invalid 'direction'!")),
     };
     let incoming = parse_event(sipgate, &params, direction)?;
-    let decision = process(&state, &config, incoming).await?;
+    let decision = ingest(&state, config.clone(), incoming).await?;
     let url = follow_up_url(&headers, &token, direction);
     Ok(xml_ok(response_document(&[("onHangup", &url), ("onAnswer", &url)], &decision)))
 }

@@ -15,14 +15,14 @@ use crate::AppState;
 use crate::cti::config::token_matches;
 use crate::cti::generic;
 use crate::cti::params::{Params, read_params};
-use crate::cti::{Decision, IncomingEvent, load_config, process};
+use crate::cti::{Decision, IncomingEvent, ingest};
 
 pub(crate) async fn event(
     State(state): State<AppState>,
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ZammadError> {
-    let config = load_config(&state.store).await?;
+    let config = state.cti_config.get(&state.store).await?;
     if !config.enabled {
         return Err(ZammadError::unprocessable("Feature is disabled, please contact your administrator!"));
     }
@@ -34,7 +34,7 @@ pub(crate) async fn event(
     }
     let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::new(e.status, e.message))?;
     let event = parse_event(&params)?;
-    let decision = process(&state, &config, event).await?;
+    let decision = ingest(&state, config, event).await?;
     Ok(Json(answer(decision)))
 }
 

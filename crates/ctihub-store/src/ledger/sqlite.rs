@@ -1,0 +1,288 @@
+//! The call ledger inside the SQLite writer's batch transaction. Statements run synchronously on
+//! the writer thread's own connection (prepared once, cached); the `async` methods complete
+//! without ever waiting. The SQL is the pool's own (`crate::calls` and friends).
+
+use std::sync::LazyLock;
+
+use ctihub_domain::Id;
+use ctihub_domain::call::{Call, CallData, CallState, ExternalRef, NewCallEvent};
+use ctihub_domain::phone::{CallerNumber, PhoneNormalizer};
+use ctihub_domain::time::{Millis, now_millis};
+use ctihub_domain::user::User;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, ToSql};
+
+use super::CallLedger;
+use crate::caller_index::{IDENTIFY_SQL, caller_match};
+use crate::calls::{
+    CALL_COLUMNS, CALL_REFS_SQL, CallRow, FIND_REF_SQL, INSERT_CALL_SQL, INSERT_EVENT_SQL, INSERT_REF_SQL,
+    UPDATE_CALL_SQL,
+};
+use crate::hub_events::{INSERT_HUB_EVENT_SQL, PRESENCE_SQL};
+use crate::ids::next_id_sql;
+use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
+use crate::json::to_text;
+use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};
+use crate::users::{ACTIVE_STAFF_SQL, USER_COLUMNS, UserRow};
+use crate::{CallerMatch, HubEvent, Presence, StoreError, StoreResult};
+
+static CALL_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"));
+static USER_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+static USER_BY_AGENT_ID_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE agent_id = $1 ORDER BY id LIMIT 1"));
+
+/// `$1` … `$40`, for binding by name.
+static PARAMETER_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| (1..=40).map(|n| format!("${n}")).collect());
+
+/// Bind values to `$1`, `$2`, … by name. The pool's SQL is written for sqlx, which binds `$N`
+/// to the N-th value; SQLite itself numbers a parameter by where it first appears (the UPDATE
+/// names `$2` … `$32` before `$1`), so positional binding would shift them.
+fn numbered<'v>(values: &[&'v dyn ToSql]) -> Vec<(&'static str, &'v dyn ToSql)> {
+    values.iter().zip(PARAMETER_NAMES.iter()).map(|(value, name)| (name.as_str(), *value)).collect()
+}
+
+fn numbered_values(values: &[Value]) -> Vec<(&'static str, &dyn ToSql)> {
+    numbered(&values.iter().map(|v| v as &dyn ToSql).collect::<Vec<_>>())
+}
+
+macro_rules! numbered {
+    ($($value:expr),* $(,)?) => {
+        numbered(&[$(&$value as &dyn ToSql),*]).as_slice()
+    };
+}
+
+/// One job's view of the writer's open transaction.
+pub struct SqliteLedger<'c> {
+    // `&mut`, not `&`: a connection is `Send` but not `Sync`, and the ledger's futures must be
+    // `Send`.
+    conn: &'c mut Connection,
+    phones: &'c PhoneNormalizer,
+}
+
+impl<'c> SqliteLedger<'c> {
+    pub(crate) fn new(conn: &'c mut Connection, phones: &'c PhoneNormalizer) -> Self {
+        SqliteLedger { conn, phones }
+    }
+
+    fn next_id(&self) -> rusqlite::Result<Id> {
+        self.conn.prepare_cached(next_id_sql(false))?.query_row([], |row| row.get(0))
+    }
+
+    fn insert_event(&self, call_id: Id, event: &NewCallEvent, now: Millis) -> StoreResult<()> {
+        let id = self.next_id()?;
+        self.conn.prepare_cached(INSERT_EVENT_SQL)?.execute(numbered![
+            id,
+            call_id,
+            event.source,
+            event.kind,
+            to_text(&event.payload),
+            event.occurred_at,
+            now
+        ])?;
+        Ok(())
+    }
+
+    fn load_call(&self, id: Id) -> StoreResult<Option<Call>> {
+        let row =
+            self.conn.prepare_cached(&CALL_BY_ID_SQL)?.query_row(numbered![id], CallRow::from_sqlite).optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let mut refs = self.conn.prepare_cached(CALL_REFS_SQL)?;
+        let refs = refs
+            .query_map(numbered![id], |r| Ok(ExternalRef::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        row.into_call(refs).map(Some)
+    }
+
+    fn find_user_where(&self, sql: &str, value: &dyn rusqlite::ToSql) -> StoreResult<Option<User>> {
+        let row =
+            self.conn.prepare_cached(sql)?.query_row(numbered(&[value]).as_slice(), UserRow::from_sqlite).optional()?;
+        row.map(User::try_from).transpose()
+    }
+
+    fn customer_key(&self, data: &CallData) -> Option<String> {
+        self.phones.normalize(data.customer_line()).key().map(|k| k.as_str().to_owned())
+    }
+}
+
+/// A call's columns after its id, in `CALL_COLUMNS` order, then the customer key (the pool's
+/// `bind_call_data!`).
+fn call_values(data: &CallData, customer_key: Option<String>) -> Vec<Value> {
+    let text = |s: &Option<String>| Value::from(s.clone());
+    vec![
+        Value::from(data.direction.as_str().to_owned()),
+        Value::from(data.state.as_str().to_owned()),
+        Value::from(data.from_line.clone()),
+        Value::from(data.to_line.clone()),
+        text(&data.from_name),
+        text(&data.to_name),
+        text(&data.dnis),
+        text(&data.queue_name),
+        Value::from(data.started_at),
+        Value::from(data.answered_at),
+        Value::from(data.ended_at),
+        Value::from(data.completion_status.map(|c| c.as_str().to_owned())),
+        text(&data.hangup_cause),
+        Value::from(data.agent_id),
+        Value::from(data.end_user_id),
+        Value::from(data.organization_id),
+        Value::from(data.ticket_id),
+        Value::from(data.duration),
+        Value::from(data.time_to_answer),
+        Value::from(data.talk_time),
+        Value::from(data.hold_time),
+        Value::from(data.wait_time),
+        Value::from(data.wrap_up_time),
+        Value::from(data.queue_time),
+        text(&data.recording_url),
+        text(&data.transcript),
+        Value::from(data.done),
+        text(&data.comment),
+        Value::from(to_text(&data.details)),
+        Value::from(customer_key),
+    ]
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+impl CallLedger for SqliteLedger<'_> {
+    fn phones(&self) -> &PhoneNormalizer {
+        self.phones
+    }
+
+    async fn find_call_by_ref(&mut self, source: &str, external_id: &str) -> StoreResult<Option<Call>> {
+        let id: Option<Id> = self
+            .conn
+            .prepare_cached(FIND_REF_SQL)?
+            .query_row(numbered![source, external_id], |r| r.get(0))
+            .optional()?;
+        match id {
+            Some(id) => self.load_call(id),
+            None => Ok(None),
+        }
+    }
+
+    async fn create_call(&mut self, data: &CallData, refs: &[ExternalRef], event: &NewCallEvent) -> StoreResult<Call> {
+        let now = now_millis();
+        let id = self.next_id()?;
+        let mut values = vec![Value::from(id)];
+        values.extend(call_values(data, self.customer_key(data)));
+        values.push(Value::from(now));
+        self.conn.prepare_cached(INSERT_CALL_SQL)?.execute(numbered_values(&values).as_slice())?;
+        for r in refs {
+            self.conn.prepare_cached(INSERT_REF_SQL)?.execute(numbered![r.source, r.external_id, id]).map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::conflict("external_id", "is already used by another call")
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        self.insert_event(id, event, now)?;
+        for r in refs {
+            self.conn.prepare_cached(ADOPT_SQL)?.execute(numbered![id, r.source, r.external_id])?;
+            self.conn.prepare_cached(UNPARK_SQL)?.execute(numbered![r.source, r.external_id])?;
+        }
+        // What was written, without reading it back; refs in the order the pool lists them.
+        let mut external_refs = refs.to_vec();
+        external_refs.sort_by(|a, b| (&a.source, &a.external_id).cmp(&(&b.source, &b.external_id)));
+        Ok(Call { id, data: data.clone(), external_refs, created_at: now, updated_at: now })
+    }
+
+    async fn update_call_if_state(
+        &mut self,
+        call: &Call,
+        expected: CallState,
+        data: &CallData,
+        event: &NewCallEvent,
+    ) -> StoreResult<Option<Call>> {
+        let now = now_millis();
+        let mut values = vec![Value::from(call.id)];
+        values.extend(call_values(data, self.customer_key(data)));
+        values.push(Value::from(now));
+        values.push(Value::from(expected.as_str().to_owned()));
+        if self.conn.prepare_cached(UPDATE_CALL_SQL)?.execute(numbered_values(&values).as_slice())? == 0 {
+            return Ok(None);
+        }
+        self.insert_event(call.id, event, now)?;
+        Ok(Some(Call { data: data.clone(), updated_at: now, ..call.clone() }))
+    }
+
+    async fn append_call_event(&mut self, call_id: Id, event: &NewCallEvent) -> StoreResult<()> {
+        self.insert_event(call_id, event, now_millis())
+    }
+
+    async fn identify_caller(&mut self, number: &str) -> StoreResult<Vec<CallerMatch>> {
+        let CallerNumber::Number(key) = self.phones.normalize(number) else {
+            return Ok(Vec::new());
+        };
+        let mut query = self.conn.prepare_cached(IDENTIFY_SQL)?;
+        let rows = query
+            .query_map(numbered![key.as_str()], |row| Ok((row.get::<_, String>("level")?, UserRow::from_sqlite(row)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(|(level, user)| caller_match(&level, user)).collect()
+    }
+
+    async fn find_user(&mut self, id: Id) -> StoreResult<Option<User>> {
+        self.find_user_where(&USER_BY_ID_SQL, &id)
+    }
+
+    async fn find_agent_by_agent_id(&mut self, agent_id: &str) -> StoreResult<Option<User>> {
+        self.find_user_where(&USER_BY_AGENT_ID_SQL, &agent_id)
+    }
+
+    async fn find_staff_by_name(&mut self, name: &str) -> StoreResult<Option<User>> {
+        let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        self.find_user_where(STAFF_BY_NAME_SQL, &name)
+    }
+
+    async fn active_staff_ids(&mut self) -> StoreResult<Vec<Id>> {
+        let mut query = self.conn.prepare_cached(ACTIVE_STAFF_SQL)?;
+        Ok(query.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<Id>>>()?)
+    }
+
+    async fn do_not_disturb_ids(&mut self) -> StoreResult<Vec<Id>> {
+        let mut query = self.conn.prepare_cached(PRESENCE_SQL)?;
+        let rows = query
+            .query_map([], |r| Ok((r.get::<_, Id>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, s)| Presence::parse(s) == Some(Presence::DoNotDisturb))
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    async fn has_ticket_updated_since(&mut self, user_id: Id, since: Millis) -> StoreResult<bool> {
+        Ok(self.conn.prepare_cached(TICKET_UPDATED_SINCE_SQL)?.exists(numbered![user_id, since])?)
+    }
+
+    async fn publish_hub_event_once(
+        &mut self,
+        kind: &str,
+        recipients: Option<&[Id]>,
+        payload: &serde_json::Value,
+        once_key: Option<&str>,
+    ) -> StoreResult<Option<HubEvent>> {
+        let now = now_millis();
+        let id = self.next_id()?;
+        let inserted: Option<Id> = self
+            .conn
+            .prepare_cached(INSERT_HUB_EVENT_SQL)?
+            .query_row(numbered![id, kind, recipients.map(|r| to_text(&r)), to_text(payload), now, once_key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(inserted.map(|id| HubEvent {
+            id,
+            kind: kind.to_owned(),
+            recipients: recipients.map(<[Id]>::to_vec),
+            payload: payload.clone(),
+            created_at: now,
+        }))
+    }
+}

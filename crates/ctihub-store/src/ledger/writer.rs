@@ -1,0 +1,129 @@
+//! The SQLite ledger writer: one thread, one connection, many events per commit.
+//!
+//! Every PBX event must be on disk before it is acknowledged, and on SQLite every commit is an
+//! fsync. Committing each event alone caps ingest at a few hundred events a second, and through
+//! sqlx each of an event's statements is a round trip to a worker thread. So events queue here;
+//! the writer takes everything queued, records each in a savepoint of one transaction (a failing
+//! event undoes only its own writes), commits once, and only then lets each job answer its PBX.
+//! Under load a batch fills while the previous one syncs; alone, an event commits at once.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use ctihub_domain::phone::PhoneNormalizer;
+use rusqlite::Connection;
+
+use super::SqliteLedger;
+use crate::{StoreError, StoreResult};
+
+/// Enough to empty the queue of a busy server in one commit, small enough that the first event
+/// of a batch does not wait long for the last.
+const MAX_BATCH: usize = 512;
+
+/// Work the writer does for one event.
+pub trait LedgerJob: Send + 'static {
+    /// Read and write through `ledger`, inside the batch's transaction. `false` (the job failed)
+    /// undoes this job's writes and keeps the others'.
+    fn run(&mut self, ledger: &mut SqliteLedger<'_>) -> bool;
+
+    /// After the batch: `Ok` once the job's writes are durably committed, else why not. This is
+    /// where the job answers whoever waits for it.
+    fn finish(self: Box<Self>, committed: StoreResult<()>);
+}
+
+type Job = Box<dyn LedgerJob>;
+
+/// The handle jobs are queued through. The thread ends when the last handle is dropped.
+#[derive(Debug)]
+pub struct LedgerWriter {
+    queue: Sender<Job>,
+}
+
+impl LedgerWriter {
+    /// Start the writer thread for the SQLite database at `path` (already migrated).
+    pub(crate) fn start(path: PathBuf, phones: PhoneNormalizer) -> LedgerWriter {
+        let (queue, jobs) = channel();
+        std::thread::Builder::new()
+            .name("ctihub-writer".into())
+            .spawn(move || write_batches(&path, &phones, &jobs))
+            .expect("the operating system starts a thread");
+        LedgerWriter { queue }
+    }
+
+    /// Queue `job`; it is finished (answered) in every case, with an error if the writer is gone.
+    pub fn submit(&self, job: Job) {
+        if let Err(returned) = self.queue.send(job) {
+            returned.0.finish(Err(StoreError::Writer("the event writer has stopped".into())));
+        }
+    }
+}
+
+fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
+    let mut conn: Option<Connection> = None;
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH
+            && let Ok(job) = jobs.try_recv()
+        {
+            batch.push(job);
+        }
+        let outcome = match &mut conn {
+            Some(conn) => write_batch(conn, phones, &mut batch),
+            None => match open(path) {
+                Ok(opened) => write_batch(conn.insert(opened), phones, &mut batch),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, events = batch.len(), "event writer: a batch could not be committed");
+        }
+        for job in batch {
+            let committed = match &outcome {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Writer(e.to_string())),
+            };
+            job.finish(committed);
+        }
+    }
+}
+
+/// The writer's own connection, set up like the pool's (`Store::connect`): durable commits,
+/// foreign keys, the same page cache.
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -8192)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// One transaction for the whole batch; each job in a savepoint of its own.
+fn write_batch(conn: &mut Connection, phones: &PhoneNormalizer, batch: &mut [Job]) -> rusqlite::Result<()> {
+    // IMMEDIATE: take the write lock now (waiting out the pool's writers up to the busy
+    // timeout), not halfway through the batch.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = run_jobs(conn, phones, batch).and_then(|()| conn.execute_batch("COMMIT"));
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+fn run_jobs(conn: &mut Connection, phones: &PhoneNormalizer, batch: &mut [Job]) -> rusqlite::Result<()> {
+    for job in batch {
+        conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+        let mut ledger = SqliteLedger::new(conn, phones);
+        // A panicking job counts as a failed one; the others still commit.
+        let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut ledger))).unwrap_or(false);
+        if !kept {
+            conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        }
+        conn.prepare_cached("RELEASE job")?.execute([])?;
+    }
+    Ok(())
+}

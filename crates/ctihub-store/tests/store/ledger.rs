@@ -1,0 +1,163 @@
+//! The SQLite ledger writer: what a job records through it reads back through the pool exactly
+//! as the pool would have written it, and a batch keeps its good jobs when one fails.
+
+use std::time::Duration;
+
+use ctihub_domain::call::{Call, CallData, CallState, Direction, ExternalRef, NewCallEvent};
+use ctihub_domain::phone::PhoneKind;
+use ctihub_domain::user::{NewUser, Role};
+use ctihub_store::testing::fresh_sqlite_store;
+use ctihub_store::{CallLedger, LedgerJob, SqliteLedger, Store, StoreResult};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+fn event(kind: &str) -> NewCallEvent {
+    NewCallEvent { source: "zammad".into(), kind: kind.into(), payload: json!({"event": kind}), occurred_at: 1_000 }
+}
+
+type Work = Box<dyn FnMut(&mut SqliteLedger<'_>) -> StoreResult<Option<Call>> + Send>;
+
+/// A job that runs `work` and reports what it returned once the batch is committed.
+struct TestJob {
+    work: Work,
+    outcome: Option<StoreResult<Option<Call>>>,
+    done: oneshot::Sender<(StoreResult<()>, Option<StoreResult<Option<Call>>>)>,
+}
+
+impl LedgerJob for TestJob {
+    fn run(&mut self, ledger: &mut SqliteLedger<'_>) -> bool {
+        let outcome = (self.work)(ledger);
+        let kept = outcome.is_ok();
+        self.outcome = Some(outcome);
+        kept
+    }
+
+    fn finish(self: Box<Self>, committed: StoreResult<()>) {
+        let _ = self.done.send((committed, self.outcome));
+    }
+}
+
+fn submit(store: &Store, work: Work) -> oneshot::Receiver<(StoreResult<()>, Option<StoreResult<Option<Call>>>)> {
+    let (done, finished) = oneshot::channel();
+    store.ledger_writer().expect("an SQLite file has a writer").submit(Box::new(TestJob { work, outcome: None, done }));
+    finished
+}
+
+/// The ledger's futures never wait: poll them to completion on the writer thread.
+fn now<T>(future: impl Future<Output = T>) -> T {
+    futures::executor::block_on(future)
+}
+
+#[tokio::test]
+async fn what_the_writer_records_reads_back_through_the_pool() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    let mut caller = NewUser::new(Role::EndUser, "Cincinnati");
+    caller.phones = vec![(PhoneKind::Phone, "+1 513 555 7611".into())];
+    let caller = store.create_user(caller).await.unwrap();
+    let mut agent = NewUser::new(Role::Agent, "Alice Agent");
+    agent.agent_id = Some("A-17".into());
+    let agent = store.create_user(agent).await.unwrap();
+    // Sent before its call existed: it joins the call the writer creates.
+    let early = NewCallEvent { kind: "dtmf".into(), ..event("dtmf") };
+    store.park_call_event(&ExternalRef::new("zammad", "c-1"), &early).await.unwrap();
+
+    let (caller_id, agent_id) = (caller.id, agent.id);
+    let finished = submit(
+        store,
+        Box::new(move |ledger| {
+            now(async {
+                let found = ledger.identify_caller("(513) 555-7611").await?;
+                assert_eq!(found.iter().map(|m| m.user.id).collect::<Vec<_>>(), vec![caller_id]);
+                assert_eq!(ledger.find_staff_by_name(" alice AGENT ").await?.map(|u| u.id), Some(agent_id));
+                assert_eq!(ledger.find_agent_by_agent_id("A-17").await?.map(|u| u.id), Some(agent_id));
+                assert_eq!(ledger.find_user(caller_id).await?.map(|u| u.name), Some("Cincinnati".into()));
+                assert_eq!(ledger.active_staff_ids().await?, vec![agent_id]);
+
+                let mut data = CallData::new(Direction::Inbound, "+1 513 555 7611", "+18005550100", 1_000);
+                data.end_user_id = Some(caller_id);
+                let refs = [ExternalRef::new("zammad", "c-1")];
+                let call = ledger.create_call(&data, &refs, &event("newCall")).await?;
+                assert_eq!(ledger.find_call_by_ref("zammad", "c-1").await?.as_ref(), Some(&call));
+                let mut answered = data.clone();
+                answered.state = CallState::InProgress;
+                answered.agent_id = Some(agent_id);
+                let stale = ledger.update_call_if_state(&call, CallState::Ended, &answered, &event("answer")).await?;
+                assert!(stale.is_none(), "a call not in the expected state is left alone");
+                let call = ledger.update_call_if_state(&call, CallState::Ringing, &answered, &event("answer")).await?;
+                let call = call.expect("the call was ringing");
+                ledger.append_call_event(call.id, &event("hangup")).await?;
+
+                let payload = json!({"call_id": call.id});
+                let once = format!("screen_pop:{}", call.id);
+                assert!(
+                    ledger
+                        .publish_hub_event_once("screen_pop", Some(&[agent_id]), &payload, Some(&once))
+                        .await?
+                        .is_some()
+                );
+                assert!(
+                    ledger
+                        .publish_hub_event_once("screen_pop", Some(&[agent_id]), &payload, Some(&once))
+                        .await?
+                        .is_none()
+                );
+                Ok(Some(call))
+            })
+        }),
+    );
+    let (committed, outcome) = finished.await.unwrap();
+    committed.unwrap();
+    let call = outcome.unwrap().unwrap().unwrap();
+
+    // The pool sees exactly what the ledger said it wrote.
+    let stored = store.find_call_by_ref("zammad", "c-1").await.unwrap().unwrap();
+    assert_eq!(stored, call);
+    let kinds: Vec<String> = store.list_call_events(call.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["dtmf", "newCall", "answer", "hangup"]);
+    let pops = store.hub_events_after(0, 10).await.unwrap();
+    assert_eq!(pops.len(), 1, "the once-key kept the second pop out");
+    assert_eq!(pops[0].recipients, Some(vec![agent.id]));
+}
+
+#[tokio::test]
+async fn a_failing_job_undoes_only_its_own_writes() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    let create = |name: &'static str, outcome: &'static str| -> Work {
+        Box::new(move |ledger| {
+            now(async {
+                if outcome == "slow" {
+                    // Hold the writer so the jobs after this one queue into one batch.
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                let data = CallData::new(Direction::Inbound, "+1 513 555 7611", "+18005550100", 1_000);
+                let call = ledger.create_call(&data, &[ExternalRef::new("zammad", name)], &event("newCall")).await?;
+                match outcome {
+                    "fail" => Err(ctihub_store::StoreError::invalid("call", "refused after writing")),
+                    "panic" => panic!("a job that panics after writing"),
+                    _ => Ok(Some(call)),
+                }
+            })
+        })
+    };
+    let slow = submit(store, create("slow", "slow"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let batch = [
+        submit(store, create("good-1", "ok")),
+        submit(store, create("failed", "fail")),
+        submit(store, create("panicked", "panic")),
+        submit(store, create("good-2", "ok")),
+    ];
+    slow.await.unwrap().0.unwrap();
+    let mut outcomes = Vec::new();
+    for finished in batch {
+        let (committed, outcome) = finished.await.unwrap();
+        committed.expect("the batch commits despite its failed jobs");
+        outcomes.push(outcome.map(|o| o.is_ok()));
+    }
+    assert_eq!(outcomes, [Some(true), Some(false), None, Some(true)], "the panicking job reports nothing");
+    for (name, kept) in [("slow", true), ("good-1", true), ("failed", false), ("panicked", false), ("good-2", true)] {
+        assert_eq!(store.find_call_by_ref("zammad", name).await.unwrap().is_some(), kept, "{name}");
+    }
+}

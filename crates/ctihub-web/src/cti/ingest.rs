@@ -1,0 +1,58 @@
+//! Where a CTI event is handed over to be recorded. On an SQLite file it queues for the ledger
+//! writer, which records many events per commit; on PostgreSQL (and in memory) it is recorded
+//! right here, each write its own transaction, as other nodes record theirs. Either way the
+//! answer waits until the event is committed, and the hub is woken only then.
+
+use std::sync::Arc;
+
+use ctihub_domain::cti::CtiConfig;
+use ctihub_store::{LedgerJob, SqliteLedger, StoreResult};
+use tokio::sync::oneshot;
+
+use super::service::{Decision, IncomingEvent, Processed, process};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Record `event` and tell the agents concerned; what the PBX should do with the call.
+pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEvent) -> Result<Decision, ApiError> {
+    metrics::counter!("ctihub_cti_events_total", "source" => event.source, "event" => event.signal.kind.as_str())
+        .increment(1);
+    let processed = match state.store.ledger_writer() {
+        Some(writer) => {
+            let (reply, answer) = oneshot::channel();
+            writer.submit(Box::new(WriterJob { config, event: Some(event), outcome: None, reply }));
+            answer.await.map_err(|_| ApiError::internal("the event writer dropped an event"))??
+        }
+        None => process(&mut state.store.clone(), &config, event).await?,
+    };
+    state.hub.announce(&processed.published);
+    Ok(processed.decision)
+}
+
+/// One event on the writer thread.
+struct WriterJob {
+    config: Arc<CtiConfig>,
+    event: Option<IncomingEvent>,
+    outcome: Option<Result<Processed, ApiError>>,
+    reply: oneshot::Sender<Result<Processed, ApiError>>,
+}
+
+impl LedgerJob for WriterJob {
+    fn run(&mut self, ledger: &mut SqliteLedger<'_>) -> bool {
+        let Some(event) = self.event.take() else { return false };
+        // The SQLite ledger never waits, so its futures complete on the first poll.
+        let outcome = futures::executor::block_on(process(ledger, &self.config, event));
+        let kept = outcome.is_ok();
+        self.outcome = Some(outcome);
+        kept
+    }
+
+    fn finish(self: Box<Self>, committed: StoreResult<()>) {
+        let answer = match committed {
+            Ok(()) => self.outcome.unwrap_or_else(|| Err(ApiError::internal("recording the event failed"))),
+            Err(e) => Err(e.into()),
+        };
+        // The request may have gone (client hung up); the event is stored all the same.
+        let _ = self.reply.send(answer);
+    }
+}
