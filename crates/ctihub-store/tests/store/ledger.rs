@@ -16,12 +16,14 @@ fn event(kind: &str) -> NewCallEvent {
 }
 
 type Work = Box<dyn FnMut(&mut SqliteLedger<'_>) -> StoreResult<Option<Call>> + Send>;
+/// Whether the batch committed, and what the job's work returned (nothing if it panicked).
+type Finished = (StoreResult<()>, Option<StoreResult<Option<Call>>>);
 
 /// A job that runs `work` and reports what it returned once the batch is committed.
 struct TestJob {
     work: Work,
     outcome: Option<StoreResult<Option<Call>>>,
-    done: oneshot::Sender<(StoreResult<()>, Option<StoreResult<Option<Call>>>)>,
+    done: oneshot::Sender<Finished>,
 }
 
 impl LedgerJob for TestJob {
@@ -37,7 +39,7 @@ impl LedgerJob for TestJob {
     }
 }
 
-fn submit(store: &Store, work: Work) -> oneshot::Receiver<(StoreResult<()>, Option<StoreResult<Option<Call>>>)> {
+fn submit(store: &Store, work: Work) -> oneshot::Receiver<Finished> {
     let (done, finished) = oneshot::channel();
     store.ledger_writer().expect("an SQLite file has a writer").submit(Box::new(TestJob { work, outcome: None, done }));
     finished

@@ -20,7 +20,7 @@ pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEve
     let processed = match state.store.ledger_writer() {
         Some(writer) => {
             let (reply, answer) = oneshot::channel();
-            writer.submit(Box::new(WriterJob { config, event: Some(event), outcome: None, reply }));
+            writer.submit(Box::new(WriterJob { config, event, outcome: None, reply }));
             answer.await.map_err(|_| ApiError::internal("the event writer dropped an event"))??
         }
         None => process(&mut state.store.clone(), &config, event).await?,
@@ -32,16 +32,15 @@ pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEve
 /// One event on the writer thread.
 struct WriterJob {
     config: Arc<CtiConfig>,
-    event: Option<IncomingEvent>,
+    event: IncomingEvent,
     outcome: Option<Result<Processed, ApiError>>,
     reply: oneshot::Sender<Result<Processed, ApiError>>,
 }
 
 impl LedgerJob for WriterJob {
     fn run(&mut self, ledger: &mut SqliteLedger<'_>) -> bool {
-        let Some(event) = self.event.take() else { return false };
         // The SQLite ledger never waits, so its futures complete on the first poll.
-        let outcome = futures::executor::block_on(process(ledger, &self.config, event));
+        let outcome = futures::executor::block_on(process(ledger, &self.config, self.event.clone()));
         let kept = outcome.is_ok();
         self.outcome = Some(outcome);
         kept
