@@ -124,15 +124,14 @@ impl LocalPostgres {
                     &["-D", path_str(&data)?, "--auth=trust", "-U", "postgres", "--encoding=UTF8", "--locale=C"],
                 )
                 .context("initdb failed")?;
-            // Durability stays at PostgreSQL's defaults; only where it listens is set.
-            let conf = format!(
-                "\n# ctihub-bench\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
-                 max_connections = 200\nshared_buffers = 256MB\n",
-                socket.display()
-            );
+            // Durability stays at PostgreSQL's defaults; only where it listens is set (the socket
+            // directory at every start, so the data directory can move).
+            let conf =
+                "\n# ctihub-bench\nlisten_addresses = '127.0.0.1'\nmax_connections = 200\nshared_buffers = 256MB\n";
             let mut file = std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf"))?;
             std::io::Write::write_all(&mut file, conf.as_bytes())?;
         }
+        std::fs::create_dir_all(&socket)?;
         let port = free_port()?;
         let log = root.join("postgres.log");
         cluster.chown(&root)?;
@@ -148,7 +147,7 @@ impl LocalPostgres {
                     "-l",
                     path_str(&log)?,
                     "-o",
-                    &format!("-p {port}"),
+                    &format!("-p {port} -k {}", path_str(&socket)?),
                     "start",
                 ],
             )
