@@ -34,7 +34,7 @@ pub enum Command {
     Import(ImportCommand),
     /// Exit 0 when a running server answers GET /healthz with 200
     Healthcheck(HealthcheckArgs),
-    /// Configure the CTI integration (Zammad generic push API); a running server applies changes within a second
+    /// Configure the CTI integration (Zammad generic push API); changes hold at once
     Cti(CtiArgs),
     /// Write a consistent copy of the SQLite database to FILE; safe while the server runs
     Backup(BackupArgs),

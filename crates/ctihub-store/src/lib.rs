@@ -40,7 +40,6 @@ mod users;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -114,8 +113,6 @@ pub struct Store {
     pub(crate) phones: PhoneNormalizer,
     /// The SQLite file's ledger writer, started on first use (`None` on PostgreSQL and in memory).
     writer: Option<Arc<WriterSlot>>,
-    /// See [`Store::settings_generation`].
-    settings_changes: Arc<AtomicU64>,
 }
 
 struct WriterSlot {
@@ -277,7 +274,7 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store { backend, phones, writer, settings_changes: Arc::default() })
+        Ok(Store { backend, phones, writer })
     }
 
     /// Bring the schema up to date, and the caller index in step with this store's default

@@ -1,8 +1,6 @@
 //! Installation settings: named JSON documents (CTI configuration, routing tables, …) that
 //! every node reads from the database, so a change on one node holds for all.
 
-use std::sync::atomic::Ordering;
-
 use ctihub_domain::time::now_millis;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -31,13 +29,6 @@ impl Store {
             .execute(pool)
             .await?;
         });
-        self.settings_changes.fetch_add(1, Ordering::Release);
         Ok(())
-    }
-
-    /// Counts the settings written through this store (any clone of it): a cache of a setting
-    /// is current while this has not moved. Writes by other processes do not count.
-    pub fn settings_generation(&self) -> u64 {
-        self.settings_changes.load(Ordering::Acquire)
     }
 }

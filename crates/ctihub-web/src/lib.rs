@@ -64,8 +64,6 @@ pub struct AppState {
     pub header_read_timeout: Duration,
     /// See [`REQUEST_TIMEOUT`]; shorter in tests.
     pub request_timeout: Duration,
-    /// The CTI configuration as the PBX push endpoints read it.
-    pub cti_config: Arc<cti::config::ConfigCache>,
 }
 
 impl AppState {
@@ -88,7 +86,6 @@ impl AppState {
             network: Default::default(),
             header_read_timeout: HEADER_READ_TIMEOUT,
             request_timeout: REQUEST_TIMEOUT,
-            cti_config: Arc::default(),
         }
     }
 

@@ -8,6 +8,8 @@
 
 pub(crate) mod xml;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -31,7 +33,7 @@ use sha2::Sha256;
 use self::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
 use crate::AppState;
 use crate::cti::params::Params;
-use crate::cti::{Decision, IncomingEvent, generic, ingest};
+use crate::cti::{Decision, IncomingEvent, generic, ingest, load_config};
 
 pub(crate) const SOURCE: &str = "sipgate";
 const SIGNATURE_HEADER: &str = "x-sipgate-signature";
@@ -50,7 +52,7 @@ async fn event(
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Response, XmlError> {
-    let config = state.cti_config.get(&state.store).await?;
+    let config = Arc::new(load_config(&state.store).await?);
     let sipgate = &config.sipgate;
     check_access(sipgate.enabled, sipgate.token.as_deref(), &token)?;
     let (headers, body) = read_body(&state, request).await?;
