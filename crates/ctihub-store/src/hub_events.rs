@@ -43,6 +43,23 @@ pub struct HubEvent {
 }
 
 impl HubEvent {
+    /// The event a publisher just stored, as it reads back.
+    pub(crate) fn stored(
+        id: Id,
+        kind: &str,
+        recipients: Option<&[Id]>,
+        payload: &serde_json::Value,
+        created_at: Millis,
+    ) -> HubEvent {
+        HubEvent {
+            id,
+            kind: kind.to_owned(),
+            recipients: recipients.map(<[Id]>::to_vec),
+            payload: payload.clone(),
+            created_at,
+        }
+    }
+
     pub fn is_for(&self, user_id: Id) -> bool {
         self.recipients.as_ref().is_none_or(|r| r.contains(&user_id))
     }
@@ -163,13 +180,7 @@ impl Store {
             tx.commit().await?;
             inserted
         });
-        Ok(id.map(|id| HubEvent {
-            id,
-            kind: kind.to_owned(),
-            recipients: recipients.map(<[Id]>::to_vec),
-            payload: payload.clone(),
-            created_at: now,
-        }))
+        Ok(id.map(|id| HubEvent::stored(id, kind, recipients, payload, now)))
     }
 
     /// Events with an id above `after`, oldest first.

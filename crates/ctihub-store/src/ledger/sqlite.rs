@@ -277,12 +277,6 @@ impl CallLedger for SqliteLedger<'_> {
                 r.get(0)
             })
             .optional()?;
-        Ok(inserted.map(|id| HubEvent {
-            id,
-            kind: kind.to_owned(),
-            recipients: recipients.map(<[Id]>::to_vec),
-            payload: payload.clone(),
-            created_at: now,
-        }))
+        Ok(inserted.map(|id| HubEvent::stored(id, kind, recipients, payload, now)))
     }
 }
