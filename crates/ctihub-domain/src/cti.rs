@@ -119,6 +119,9 @@ impl CtiConfig {
     /// Is an inbound caller on the block list? Compared as Zammad does (the raw string) and
     /// also by normalized number, so `+49 30 …` blocks `030 …`.
     pub fn blocked(&self, from: &str, phones: &PhoneNormalizer) -> Option<&BlockedCaller> {
+        if self.inbound.block_caller_ids.is_empty() {
+            return None;
+        }
         let from = from.trim();
         let key = phones.normalize(from);
         self.inbound.block_caller_ids.iter().find(|b| {

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
+mod recent;
+
 /// Inputs longer than this are not phone numbers; they are cut before parsing so a hostile value
 /// cannot make the parser work hard.
 const MAX_INPUT_CHARS: usize = 64;
@@ -158,6 +160,10 @@ impl PhoneNormalizer {
     }
 
     pub fn normalize(&self, raw: &str) -> CallerNumber {
+        recent::normalized(self.region, raw, || self.normalize_afresh(raw))
+    }
+
+    fn normalize_afresh(&self, raw: &str) -> CallerNumber {
         let text: String = raw.trim().chars().take(MAX_INPUT_CHARS).collect();
         if text.is_empty() {
             return CallerNumber::Withheld;
@@ -228,15 +234,16 @@ impl PhoneNormalizer {
     /// A number's index key and its display form together, for pages that need both of many
     /// numbers (parsing is what a journal page spends its time on).
     pub fn key_and_pretty(&self, raw: &str) -> (Option<PhoneKey>, String) {
-        match self.normalize(raw) {
-            CallerNumber::Number(key) if key.is_e164() => {
-                let pretty = phonenumber::parse(None, key.as_str())
-                    .map(|n| n.format().mode(Mode::International).to_string())
-                    .unwrap_or_else(|_| key.as_str().to_owned());
-                (Some(key), pretty)
-            }
-            CallerNumber::Number(key) => (Some(key), raw.trim().to_owned()),
-            _ => (None, raw.trim().to_owned()),
+        let number = self.normalize(raw);
+        let pretty = recent::pretty(self.region, raw, &number, || match &number {
+            CallerNumber::Number(key) if key.is_e164() => phonenumber::parse(None, key.as_str())
+                .map(|n| n.format().mode(Mode::International).to_string())
+                .unwrap_or_else(|_| key.as_str().to_owned()),
+            _ => raw.trim().to_owned(),
+        });
+        match number {
+            CallerNumber::Number(key) => (Some(key), pretty),
+            _ => (None, pretty),
         }
     }
 

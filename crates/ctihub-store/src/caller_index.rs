@@ -32,14 +32,14 @@ macro_rules! index_caller_key {
 pub(crate) use index_caller_key;
 
 /// The users a normalized key (`$1`) belongs to. One row per user: a user with the same number
-/// in two fields, or known and maybe, is listed once at the best level.
+/// in two fields, or known and maybe, is listed once at the best level. Grouping by the primary
+/// key alone is enough: the other columns depend on it (PostgreSQL accepts that, too).
 pub(crate) const IDENTIFY_SQL: &str = "SELECT MIN(ci.level) AS level, u.id, u.role, u.name, u.email, u.organization_id, u.external_id, \
      u.phones, u.tags, u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, \
      u.created_at, u.updated_at \
      FROM caller_index ci JOIN users u ON u.id = ci.user_id \
      WHERE ci.phone_key = $1 AND u.active \
-     GROUP BY u.id, u.role, u.name, u.email, u.organization_id, u.external_id, u.phones, u.tags, \
-     u.custom_fields, u.active, u.password_hash, u.agent_id, u.extension, u.created_at, u.updated_at \
+     GROUP BY u.id \
      ORDER BY MIN(ci.level), u.id DESC LIMIT 20";
 
 pub(crate) fn caller_match(level: &str, user: UserRow) -> StoreResult<CallerMatch> {

@@ -31,6 +31,7 @@ mod phone_index;
 pub mod search;
 mod sessions;
 mod settings;
+mod settings_cache;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -113,6 +114,8 @@ pub struct Store {
     pub(crate) phones: PhoneNormalizer,
     /// The SQLite file's ledger writer, started on first use (`None` on PostgreSQL and in memory).
     writer: Option<Arc<WriterSlot>>,
+    /// Parsed settings documents for hot paths, shared by every clone of this store.
+    settings: Arc<settings_cache::SettingsCache>,
 }
 
 struct WriterSlot {
@@ -211,6 +214,7 @@ impl Store {
         phones: PhoneNormalizer,
     ) -> StoreResult<Store> {
         let mut writer = None;
+        let mut settings = settings_cache::SettingsCache::default();
         let backend = match location {
             DatabaseLocation::SqliteFile(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -238,9 +242,13 @@ impl Store {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.acquire_timeout)
+                    // A file connection does not go stale the way a socket does; pinging it
+                    // before every query doubled the round trips to sqlx's worker threads.
+                    .test_before_acquire(false)
                     .connect_with(opts)
                     .await?;
                 writer = Some(Arc::new(WriterSlot { path: path.clone(), writer: OnceLock::new() }));
+                settings = settings_cache::SettingsCache::for_sqlite_file(path.clone());
                 Backend::Sqlite(pool)
             }
             DatabaseLocation::SqliteMemory => {
@@ -274,7 +282,7 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store { backend, phones, writer })
+        Ok(Store { backend, phones, writer, settings: Arc::new(settings) })
     }
 
     /// Bring the schema up to date, and the caller index in step with this store's default

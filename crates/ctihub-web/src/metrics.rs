@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// The process-wide recorder, installed on first use (the `metrics` facade allows one).
 pub fn handle() -> &'static PrometheusHandle {
@@ -14,6 +14,12 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+            .expect("bucket list is not empty")
+            // Events per commit of the SQLite ledger writer, not seconds.
+            .set_buckets_for_metric(
+                Matcher::Full("ctihub_ledger_batch_events".into()),
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+            )
             .expect("bucket list is not empty");
         // A second recorder in the same process (tests) is refused; build one locally instead.
         match builder.install_recorder() {

@@ -5,8 +5,6 @@
 //! (401); then the HMAC signature when a secret is configured (401), the event (422) and the
 //! direction (422).
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
@@ -23,7 +21,7 @@ use sha2::Sha256;
 use crate::AppState;
 use crate::cti::params::Params;
 use crate::cti::view::display_name;
-use crate::cti::{IncomingEvent, ingest, load_config};
+use crate::cti::{IncomingEvent, ingest, shared_config};
 use crate::sipgate::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
 
 const SOURCE: &str = "placetel";
@@ -40,7 +38,7 @@ async fn event(
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Response, XmlError> {
-    let config = Arc::new(load_config(&state.store).await?);
+    let config = shared_config(&state.store).await?;
     let placetel = &config.placetel;
     check_access(placetel.enabled, placetel.token.as_deref(), &token)?;
     let (headers, body) = read_body(&state, request).await?;

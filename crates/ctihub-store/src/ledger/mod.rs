@@ -18,6 +18,7 @@ use ctihub_domain::time::Millis;
 use ctihub_domain::user::User;
 
 pub use self::sqlite::SqliteLedger;
+pub(crate) use self::writer::{BatchIds, BatchNotices};
 pub use self::writer::{LedgerJob, LedgerWriter};
 use crate::{CallerMatch, HubEvent, Presence, Store, StoreError, StoreResult};
 
@@ -77,6 +78,13 @@ pub trait CallLedger: Send {
         user_id: Id,
         since: Millis,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Tell every console that `call_id`'s journal entry changed, with a `kind` hub event whose
+    /// payload is `{"call_ids": [...]}`. Consoles only re-read their journal on it, so the SQLite
+    /// writer publishes one such event for all the calls of a batch, where each event would
+    /// otherwise wake every open console; on the pool each call gets its own. `true` when this
+    /// call started a new event (to count and deliver once committed), `false` when it joined one.
+    fn publish_for_calls(&mut self, kind: &'static str, call_id: Id) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Store a hub event unless one with `once_key` exists (`None` then). Consoles get it once the
     /// write commits and the hub is woken.
@@ -148,6 +156,11 @@ impl CallLedger for Store {
 
     async fn has_ticket_updated_since(&mut self, user_id: Id, since: Millis) -> StoreResult<bool> {
         Store::has_ticket_updated_since(self, user_id, since).await
+    }
+
+    async fn publish_for_calls(&mut self, kind: &'static str, call_id: Id) -> StoreResult<bool> {
+        let payload = serde_json::json!({ "call_ids": [call_id] });
+        Ok(Store::publish_hub_event_once(self, kind, None, &payload, None).await?.is_some())
     }
 
     async fn publish_hub_event_once(

@@ -13,13 +13,12 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
 use super::CallLedger;
+use super::{BatchIds, BatchNotices};
 use crate::caller_index::{IDENTIFY_SQL, caller_match};
 use crate::calls::{
     CALL_COLUMNS, CALL_REFS_SQL, CallRow, FIND_REF_SQL, INSERT_CALL_SQL, INSERT_EVENT_SQL, INSERT_REF_SQL,
-    UPDATE_CALL_SQL,
 };
 use crate::hub_events::{INSERT_HUB_EVENT_SQL, PRESENCE_SQL};
-use crate::ids::next_id_sql;
 use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
 use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};
@@ -57,19 +56,50 @@ pub struct SqliteLedger<'c> {
     // `Send`.
     conn: &'c mut Connection,
     phones: &'c PhoneNormalizer,
+    ids: &'c mut BatchIds,
+    notices: &'c mut BatchNotices,
 }
 
 impl<'c> SqliteLedger<'c> {
-    pub(crate) fn new(conn: &'c mut Connection, phones: &'c PhoneNormalizer) -> Self {
-        SqliteLedger { conn, phones }
+    pub(crate) fn new(
+        conn: &'c mut Connection,
+        phones: &'c PhoneNormalizer,
+        ids: &'c mut BatchIds,
+        notices: &'c mut BatchNotices,
+    ) -> Self {
+        SqliteLedger { conn, phones, ids, notices }
     }
 
-    fn next_id(&self) -> rusqlite::Result<Id> {
-        self.conn.prepare_cached(next_id_sql(false))?.query_row([], |row| row.get(0))
+    /// The batch's notices, one hub event per kind, inside its transaction.
+    pub(crate) fn publish_notices(&mut self) -> rusqlite::Result<()> {
+        for (kind, call_ids) in self.notices.by_kind() {
+            self.insert_hub_event(kind, None, &serde_json::json!({ "call_ids": call_ids }), None)?;
+        }
+        Ok(())
     }
 
-    fn insert_event(&self, call_id: Id, event: &NewCallEvent, now: Millis) -> StoreResult<()> {
-        let id = self.next_id()?;
+    /// The new event's id, or `None` when `once_key` was used before.
+    fn insert_hub_event(
+        &mut self,
+        kind: &str,
+        recipients: Option<&[Id]>,
+        payload: &serde_json::Value,
+        once_key: Option<&str>,
+    ) -> rusqlite::Result<Option<(Id, Millis)>> {
+        let now = now_millis();
+        let id = self.ids.next();
+        let inserted: Option<Id> = self
+            .conn
+            .prepare_cached(INSERT_HUB_EVENT_SQL)?
+            .query_row(numbered![id, kind, recipients.map(|r| to_text(&r)), to_text(payload), now, once_key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(inserted.map(|id| (id, now)))
+    }
+
+    fn insert_event(&mut self, call_id: Id, event: &NewCallEvent, now: Millis) -> StoreResult<()> {
+        let id = self.ids.next();
         self.conn.prepare_cached(INSERT_EVENT_SQL)?.execute(numbered![
             id,
             call_id,
@@ -142,6 +172,39 @@ fn call_values(data: &CallData, customer_key: Option<String>) -> Vec<Value> {
     ]
 }
 
+/// The columns after `id` that [`call_values`] lists, in its order.
+static CALL_VALUE_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut columns: Vec<&str> = CALL_COLUMNS.split(',').map(str::trim).collect();
+    columns.retain(|c| !matches!(*c, "id" | "created_at" | "updated_at"));
+    columns.push("customer_key");
+    columns
+});
+
+/// An `UPDATE` of only the columns whose values change, guarded like the pool's
+/// `UPDATE_CALL_SQL` by the state the call is expected in. SQLite rewrites an index entry for
+/// every indexed column a statement assigns, even to its old value; an answer or hangup that
+/// assigned all of them rewrote six index entries of the call, the caller's key among them,
+/// where it changes two or three plain columns.
+fn narrow_update(
+    id: Id,
+    expected: CallState,
+    before: &[Value],
+    after: Vec<Value>,
+    now: Millis,
+) -> (String, Vec<Value>) {
+    let mut sql = String::from("UPDATE calls SET ");
+    let mut values = vec![Value::from(id), Value::from(expected.as_str().to_owned()), Value::from(now)];
+    sql.push_str("updated_at = ?3");
+    for ((column, old), new) in CALL_VALUE_COLUMNS.iter().zip(before).zip(after) {
+        if *old != new {
+            values.push(new);
+            sql.push_str(&format!(", {column} = ?{}", values.len()));
+        }
+    }
+    sql.push_str(" WHERE id = ?1 AND state = ?2");
+    (sql, values)
+}
+
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
@@ -165,7 +228,7 @@ impl CallLedger for SqliteLedger<'_> {
 
     async fn create_call(&mut self, data: &CallData, refs: &[ExternalRef], event: &NewCallEvent) -> StoreResult<Call> {
         let now = now_millis();
-        let id = self.next_id()?;
+        let id = self.ids.next();
         let mut values = vec![Value::from(id)];
         values.extend(call_values(data, self.customer_key(data)));
         values.push(Value::from(now));
@@ -198,11 +261,10 @@ impl CallLedger for SqliteLedger<'_> {
         event: &NewCallEvent,
     ) -> StoreResult<Option<Call>> {
         let now = now_millis();
-        let mut values = vec![Value::from(call.id)];
-        values.extend(call_values(data, self.customer_key(data)));
-        values.push(Value::from(now));
-        values.push(Value::from(expected.as_str().to_owned()));
-        if self.conn.prepare_cached(UPDATE_CALL_SQL)?.execute(numbered_values(&values).as_slice())? == 0 {
+        let before = call_values(&call.data, self.customer_key(&call.data));
+        let after = call_values(data, self.customer_key(data));
+        let (sql, values) = narrow_update(call.id, expected, &before, after, now);
+        if self.conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))? == 0 {
             return Ok(None);
         }
         self.insert_event(call.id, event, now)?;
@@ -268,15 +330,41 @@ impl CallLedger for SqliteLedger<'_> {
         payload: &serde_json::Value,
         once_key: Option<&str>,
     ) -> StoreResult<Option<HubEvent>> {
-        let now = now_millis();
-        let id = self.next_id()?;
-        let inserted: Option<Id> = self
-            .conn
-            .prepare_cached(INSERT_HUB_EVENT_SQL)?
-            .query_row(numbered![id, kind, recipients.map(|r| to_text(&r)), to_text(payload), now, once_key], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(inserted.map(|id| HubEvent::stored(id, kind, recipients, payload, now)))
+        let inserted = self.insert_hub_event(kind, recipients, payload, once_key)?;
+        Ok(inserted.map(|(id, now)| HubEvent::stored(id, kind, recipients, payload, now)))
+    }
+
+    async fn publish_for_calls(&mut self, kind: &'static str, call_id: Id) -> StoreResult<bool> {
+        Ok(self.notices.add(kind, call_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ctihub_domain::call::{CallData, CallState, Direction};
+
+    use super::*;
+
+    #[test]
+    fn a_narrow_update_assigns_only_what_changed() {
+        let ringing = CallData::new(Direction::Inbound, "+15135557611", "+18005550100", 1_000);
+        let mut answered = ringing.clone();
+        answered.state = CallState::InProgress;
+        answered.answered_at = Some(2_000);
+        let before = call_values(&ringing, Some("+15135557611".into()));
+        assert_eq!(before.len(), CALL_VALUE_COLUMNS.len(), "one column name per value");
+        let after = call_values(&answered, Some("+15135557611".into()));
+        let (sql, values) = narrow_update(7, CallState::Ringing, &before, after, 3_000);
+        assert_eq!(sql, "UPDATE calls SET updated_at = ?3, state = ?4, answered_at = ?5 WHERE id = ?1 AND state = ?2");
+        assert_eq!(
+            values,
+            [
+                Value::from(7),
+                Value::from("ringing".to_owned()),
+                Value::from(3_000),
+                Value::from("in_progress".to_owned()),
+                Value::from(2_000)
+            ]
+        );
     }
 }

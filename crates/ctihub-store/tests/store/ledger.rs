@@ -120,6 +120,12 @@ async fn what_the_writer_records_reads_back_through_the_pool() {
     let pops = store.hub_events_after(0, 10).await.unwrap();
     assert_eq!(pops.len(), 1, "the once-key kept the second pop out");
     assert_eq!(pops[0].recipients, Some(vec![agent.id]));
+
+    // The writer counts ids in memory during a batch and writes the counter back before the
+    // commit: the pool's next id comes after every id the batch used.
+    let events = store.list_call_events(call.id).await.unwrap();
+    let used = events.iter().map(|e| e.id).chain([call.id, pops[0].id]).max().unwrap();
+    assert!(store.allocate_id().await.unwrap() > used);
 }
 
 #[tokio::test]
@@ -135,6 +141,7 @@ async fn a_failing_job_undoes_only_its_own_writes() {
                 }
                 let data = CallData::new(Direction::Inbound, "+1 513 555 7611", "+18005550100", 1_000);
                 let call = ledger.create_call(&data, &[ExternalRef::new("zammad", name)], &event("newCall")).await?;
+                ledger.publish_for_calls("journal_changed", call.id).await?;
                 match outcome {
                     "fail" => Err(ctihub_store::StoreError::invalid("call", "refused after writing")),
                     "panic" => panic!("a job that panics after writing"),
@@ -162,4 +169,36 @@ async fn a_failing_job_undoes_only_its_own_writes() {
     for (name, kept) in [("slow", true), ("good-1", true), ("failed", false), ("panicked", false), ("good-2", true)] {
         assert_eq!(store.find_call_by_ref("zammad", name).await.unwrap().is_some(), kept, "{name}");
     }
+
+    // One journal notice per batch, naming the calls of the jobs that were kept.
+    let id = async |name| store.find_call_by_ref("zammad", name).await.unwrap().unwrap().id;
+    let notices: Vec<_> = store.hub_events_after(0, 10).await.unwrap().into_iter().map(|e| e.payload).collect();
+    assert_eq!(
+        notices,
+        [json!({"call_ids": [id("slow").await]}), json!({"call_ids": [id("good-1").await, id("good-2").await]})]
+    );
+}
+
+#[tokio::test]
+async fn the_first_call_of_a_batch_starts_its_notice_and_the_others_join_it() {
+    let test = fresh_sqlite_store("US").await;
+    let finished = submit(
+        &test.store,
+        Box::new(|ledger| {
+            now(async {
+                assert!(ledger.publish_for_calls("journal_changed", 11).await?);
+                assert!(!ledger.publish_for_calls("journal_changed", 12).await?, "joins the batch's notice");
+                assert!(!ledger.publish_for_calls("journal_changed", 11).await?, "named once");
+                assert!(ledger.publish_for_calls("other_kind", 12).await?, "each kind has its own notice");
+                Ok(None)
+            })
+        }),
+    );
+    finished.await.unwrap().0.unwrap();
+    let events = test.store.hub_events_after(0, 10).await.unwrap();
+    let seen: Vec<_> = events.iter().map(|e| (e.kind.as_str(), e.recipients.clone(), e.payload.clone())).collect();
+    assert_eq!(
+        seen,
+        [("journal_changed", None, json!({"call_ids": [11, 12]})), ("other_kind", None, json!({"call_ids": [12]}))]
+    );
 }

@@ -11,5 +11,6 @@ mod durability;
 mod journal;
 mod ledger;
 mod sessions;
+mod settings;
 mod tickets;
 mod users;

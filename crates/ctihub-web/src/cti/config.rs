@@ -1,6 +1,8 @@
 //! Loading and saving the CTI configuration. It lives in the settings table and is read on
 //! every request, so a change from the CLI or the admin API holds at once on every node.
 
+use std::sync::Arc;
+
 use ctihub_domain::cti::CtiConfig;
 use ctihub_store::{Store, StoreResult};
 
@@ -10,6 +12,11 @@ const SETTING: &str = "cti";
 
 pub async fn load_config(store: &Store) -> StoreResult<CtiConfig> {
     Ok(store.get_setting::<CtiConfig>(SETTING).await?.unwrap_or_default())
+}
+
+/// The configuration as every PBX event reads it: parsed once and shared until it changes.
+pub async fn shared_config(store: &Store) -> StoreResult<Arc<CtiConfig>> {
+    Ok(store.get_setting_shared::<CtiConfig>(SETTING).await?.unwrap_or_default())
 }
 
 pub async fn save_config(store: &Store, config: &CtiConfig) -> StoreResult<()> {

@@ -92,8 +92,7 @@ pub async fn process(
     if repeated && !still_due(&call, event.signal.kind) {
         return Ok(processed);
     }
-    if !repeated {
-        ledger.publish_hub_event_once(kinds::JOURNAL_CHANGED, None, &json!({"call_id": call.id}), None).await?;
+    if !repeated && ledger.publish_for_calls(kinds::JOURNAL_CHANGED, call.id).await? {
         processed.published.push(kinds::JOURNAL_CHANGED);
     }
     let inbound = event.signal.direction == Direction::Inbound;

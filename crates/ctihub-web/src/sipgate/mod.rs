@@ -8,8 +8,6 @@
 
 pub(crate) mod xml;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -33,7 +31,7 @@ use sha2::Sha256;
 use self::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
 use crate::AppState;
 use crate::cti::params::Params;
-use crate::cti::{Decision, IncomingEvent, generic, ingest, load_config};
+use crate::cti::{Decision, IncomingEvent, generic, ingest, shared_config};
 
 pub(crate) const SOURCE: &str = "sipgate";
 const SIGNATURE_HEADER: &str = "x-sipgate-signature";
@@ -52,7 +50,7 @@ async fn event(
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Response, XmlError> {
-    let config = Arc::new(load_config(&state.store).await?);
+    let config = shared_config(&state.store).await?;
     let sipgate = &config.sipgate;
     check_access(sipgate.enabled, sipgate.token.as_deref(), &token)?;
     let (headers, body) = read_body(&state, request).await?;

@@ -4,8 +4,6 @@
 //! (422), wrong token (401), invalid direction (422). Then ctihub is stricter than Zammad where
 //! Zammad answers 500: an unknown event or a missing call id is a 422 that says what is wrong.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -17,14 +15,14 @@ use crate::AppState;
 use crate::cti::config::token_matches;
 use crate::cti::generic;
 use crate::cti::params::{Params, read_params};
-use crate::cti::{Decision, IncomingEvent, ingest, load_config};
+use crate::cti::{Decision, IncomingEvent, ingest, shared_config};
 
 pub(crate) async fn event(
     State(state): State<AppState>,
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ZammadError> {
-    let config = Arc::new(load_config(&state.store).await?);
+    let config = shared_config(&state.store).await?;
     if !config.enabled {
         return Err(ZammadError::unprocessable("Feature is disabled, please contact your administrator!"));
     }
