@@ -2,6 +2,8 @@
 //! resulting Call and every event verbatim, in the same transaction, so an acknowledged event is
 //! never lost.
 
+use std::collections::HashMap;
+
 use ctihub_domain::Id;
 use ctihub_domain::call::{
     Call, CallData, CallEvent, CallState, CompletionStatus, Direction, ExternalRef, NewCallEvent,
@@ -400,16 +402,17 @@ impl Store {
         let (rows, refs): (Vec<CallRow>, Vec<(i64, String, String)>) = on_pool!(self, |pool, PG| {
             (sqlx::query_as(calls_sql).fetch_all(pool).await?, sqlx::query_as(refs_sql).fetch_all(pool).await?)
         });
-        let mut calls = rows
-            .into_iter()
-            .map(|row| {
-                let mine =
-                    refs.iter().filter(|(c, _, _)| *c == row.id).map(|(_, s, e)| ExternalRef::new(s, e)).collect();
-                row.into_call(mine)
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        calls.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
-        Ok(calls)
+        let mut refs_of: HashMap<Id, Vec<ExternalRef>> = HashMap::new();
+        for (call_id, source, external_id) in refs {
+            refs_of.entry(call_id).or_default().push(ExternalRef::new(source, external_id));
+        }
+        let mut calls: HashMap<Id, Call> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let id = row.id;
+            calls.insert(id, row.into_call(refs_of.remove(&id).unwrap_or_default())?);
+        }
+        // In the order asked for (a page's newest first).
+        Ok(ids.iter().filter_map(|id| calls.remove(id)).collect())
     }
 
     /// The latest calls with any of these customer numbers (normalized keys), newest first: a

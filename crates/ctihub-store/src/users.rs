@@ -23,6 +23,8 @@ pub(crate) const USER_COLUMNS: &str = "id, role, name, email, organization_id, e
 pub(crate) const ACTIVE_STAFF_SQL: &str =
     "SELECT id FROM users WHERE role IN ('agent', 'admin') AND active ORDER BY id";
 
+pub(crate) const ACTIVE_ADMINS_SQL: &str = "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id";
+
 const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("email_lower", "email", "is already used by another user"),
     ("agent_id", "agent_id", "is already used by another agent"),
@@ -481,6 +483,25 @@ impl Store {
             (rows, total)
         });
         Ok((rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?, total))
+    }
+
+    /// Every active agent and admin with the name to show (their e-mail if the name is blank),
+    /// for the console's agent lists: a journal page names a thousand agents, and loading them
+    /// whole cost more than the page's calls.
+    pub async fn staff_names(&self) -> StoreResult<Vec<(Id, String)>> {
+        Ok(on_pool!(self, |pool, PG| {
+            sqlx::query_as(
+                "SELECT id, COALESCE(NULLIF(TRIM(name), ''), email, '') FROM users \
+                 WHERE role IN ('agent', 'admin') AND active ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Every active admin: they supervise every queue.
+    pub async fn active_admin_ids(&self) -> StoreResult<Vec<Id>> {
+        Ok(on_pool!(self, |pool, PG| sqlx::query_scalar(ACTIVE_ADMINS_SQL).fetch_all(pool).await?))
     }
 
     /// Every active agent and admin: who "all agents" are when a call is announced.

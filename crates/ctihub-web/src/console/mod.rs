@@ -31,7 +31,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use ctihub_domain::Id;
 use ctihub_domain::time::{Millis, format_millis, now_millis};
-use ctihub_domain::user::Role;
 use ctihub_store::Presence;
 use serde::Deserialize;
 use serde_json::json;
@@ -441,15 +440,8 @@ pub(crate) fn done_or_back(headers: &HeaderMap, fallback: &str) -> Response {
 
 /// Staff for assignee pickers and the journal's agent filter.
 pub(crate) async fn staff(state: &AppState) -> Result<Vec<(Id, String)>, Refusal> {
-    let mut all = Vec::new();
-    for role in [Role::Agent, Role::Admin] {
-        let filter = ctihub_store::UserFilter { role: Some(role), organization_id: None };
-        let (users, _) = state.store.list_users(&filter, 0, 500).await?;
-        all.extend(
-            users.into_iter().filter(|u| u.active).map(|u| (u.id, crate::cti::view::display_name(&u).to_owned())),
-        );
-    }
-    all.sort_by_key(|(_, name)| name.to_lowercase());
+    let mut all = state.store.staff_names().await?;
+    all.sort_by_cached_key(|(_, name)| name.to_lowercase());
     Ok(all)
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::session::{Agent, ConsoleForm, Refusal};
 use super::{Layout, done_or_back, iso, staff};
 use crate::AppState;
-use crate::cti::load_config;
+use crate::cti::shared_config;
 use crate::cti::view::{self, JournalEntry, display_name};
 use crate::freshdesk::widget;
 use crate::native::journal::{JournalQuery, filter_for, mark_calls, mark_matching};
@@ -170,8 +170,14 @@ pub(crate) struct JournalData {
     fields: Vec<(&'static str, String)>,
 }
 
-async fn journal_data(state: &AppState, agent: &Agent, filters: &Filters) -> Result<JournalData, Refusal> {
-    let config = load_config(&state.store).await?;
+/// `staff`: every agent's id and name, as [`staff`] lists them.
+async fn journal_data(
+    state: &AppState,
+    agent: &Agent,
+    filters: &Filters,
+    staff: &[(Id, String)],
+) -> Result<JournalData, Refusal> {
+    let config = shared_config(&state.store).await?;
     let query = filters.query()?;
     let filter = filter_for(state, &agent.user, &query).await?;
     let limit = config.view_limit.clamp(1, 500);
@@ -189,7 +195,7 @@ async fn journal_data(state: &AppState, agent: &Agent, filters: &Filters) -> Res
     let open = ctihub_store::JournalFilter { done: Some(false), before_id: None, ..filter };
     let open_count = state.store.count_journal(&open).await?;
     let entries = view::identify(&state.store, calls).await?;
-    let agents: HashMap<Id, String> = staff(state).await?.into_iter().collect();
+    let agents: HashMap<Id, String> = staff.iter().cloned().collect();
     let rows = entries.iter().map(|e| row(e, &agents)).collect();
     let fields = [
         ("status", &filters.status),
@@ -222,8 +228,8 @@ pub(crate) async fn journal(
     Query(filters): Query<Filters>,
 ) -> Result<JournalPage, Refusal> {
     let layout = Layout::new(&state, &agent, "Caller journal", "journal").await?;
-    let data = journal_data(&state, &agent, &filters).await?;
     let agents = staff(&state).await?;
+    let data = journal_data(&state, &agent, &filters, &agents).await?;
     let set: HashMap<Id, ctihub_store::Presence> = state.store.list_presence().await?.into_iter().collect();
     let presence = agents
         .iter()
@@ -248,7 +254,7 @@ pub(crate) async fn journal_rows(
     agent: Agent,
     Query(filters): Query<Filters>,
 ) -> Result<JournalRows, Refusal> {
-    let data = journal_data(&state, &agent, &filters).await?;
+    let data = journal_data(&state, &agent, &filters, &staff(&state).await?).await?;
     Ok(JournalRows { csrf: agent.csrf, data })
 }
 
