@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::{Mode, country};
+use phonenumber::{Mode, PhoneNumber, country};
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
@@ -160,31 +160,37 @@ impl PhoneNormalizer {
     }
 
     pub fn normalize(&self, raw: &str) -> CallerNumber {
-        recent::normalized(self.region, raw, || self.normalize_afresh(raw))
+        recent::with_reading(self.region, raw, || self.read(raw), |reading| reading.number.clone())
     }
 
-    fn normalize_afresh(&self, raw: &str) -> CallerNumber {
+    /// `raw` normalized afresh, with the valid number libphonenumber parsed from it (to format).
+    fn read(&self, raw: &str) -> recent::Reading {
+        let (number, valid) = self.normalize_afresh(raw);
+        recent::Reading { number, valid, pretty: None }
+    }
+
+    fn normalize_afresh(&self, raw: &str) -> (CallerNumber, Option<PhoneNumber>) {
         let text: String = raw.trim().chars().take(MAX_INPUT_CHARS).collect();
         if text.is_empty() {
-            return CallerNumber::Withheld;
+            return (CallerNumber::Withheld, None);
         }
         let lower = text.to_lowercase();
         if WITHHELD_WORDS.iter().any(|w| lower == *w) {
-            return CallerNumber::Withheld;
+            return (CallerNumber::Withheld, None);
         }
         let text = strip_sip_uri(&text);
         let (base, extension) = split_extension(text);
         let digits: String = base.chars().filter(char::is_ascii_digit).collect();
         if digits.is_empty() {
-            return CallerNumber::NotANumber;
+            return (CallerNumber::NotANumber, None);
         }
 
         let extension = extension.filter(|e| !e.is_empty());
         let number = |key: String| CallerNumber::Number(PhoneKey { key, extension: extension.clone() });
-        if let Some(e164) = self.e164(base, &digits) {
-            return number(e164);
+        match self.e164(base, &digits) {
+            Some(valid) => (number(valid.format().mode(Mode::E164).to_string()), Some(valid)),
+            None => (number(digits), None),
         }
-        number(digits)
     }
 
     /// The E.164 form of a number when libphonenumber finds it valid.
@@ -192,7 +198,7 @@ impl PhoneNormalizer {
     /// International forms are parsed without a region: `phonenumber` 0.3.10 strips the default
     /// region's trunk prefix from foreign numbers (`+49 151…` read in `US` loses its `1`), so a
     /// number that names its own country must not be read in ours.
-    fn e164(&self, base: &str, digits: &str) -> Option<String> {
+    fn e164(&self, base: &str, digits: &str) -> Option<PhoneNumber> {
         let international = base.trim_start().trim_start_matches("tel:").starts_with('+');
         if international {
             return valid_e164(None, &format!("+{digits}"));
@@ -218,10 +224,10 @@ impl PhoneNormalizer {
     }
 }
 
-fn valid_e164(region: Option<country::Id>, text: &str) -> Option<String> {
+fn valid_e164(region: Option<country::Id>, text: &str) -> Option<PhoneNumber> {
     // The parser has internal `unwrap`s; a malformed value must never take a request down.
     let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, text)).ok()?.ok()?;
-    phonenumber::is_valid(&parsed).then(|| parsed.format().mode(Mode::E164).to_string())
+    phonenumber::is_valid(&parsed).then_some(parsed)
 }
 
 impl PhoneNormalizer {
@@ -234,17 +240,18 @@ impl PhoneNormalizer {
     /// A number's index key and its display form together, for pages that need both of many
     /// numbers (parsing is what a journal page spends its time on).
     pub fn key_and_pretty(&self, raw: &str) -> (Option<PhoneKey>, String) {
-        let number = self.normalize(raw);
-        let pretty = recent::pretty(self.region, raw, &number, || match &number {
-            CallerNumber::Number(key) if key.is_e164() => phonenumber::parse(None, key.as_str())
-                .map(|n| n.format().mode(Mode::International).to_string())
-                .unwrap_or_else(|_| key.as_str().to_owned()),
-            _ => raw.trim().to_owned(),
-        });
-        match number {
-            CallerNumber::Number(key) => (Some(key), pretty),
-            _ => (None, pretty),
-        }
+        recent::with_reading(
+            self.region,
+            raw,
+            || self.read(raw),
+            |reading| {
+                let pretty = reading.pretty.get_or_insert_with(|| match &reading.valid {
+                    Some(valid) => valid.format().mode(Mode::International).to_string(),
+                    None => raw.trim().to_owned(),
+                });
+                (reading.number.key().cloned(), pretty.clone())
+            },
+        )
     }
 
     /// Numbers written in free text (a signature's `Fon: +49 (0)30 5557-1600`), as index keys.

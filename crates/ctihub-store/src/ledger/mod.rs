@@ -69,6 +69,8 @@ pub trait CallLedger: Send {
 
     fn active_staff_ids(&mut self) -> impl Future<Output = StoreResult<Vec<Id>>> + Send;
 
+    fn active_admin_ids(&mut self) -> impl Future<Output = StoreResult<Vec<Id>>> + Send;
+
     /// Agents who asked not to be disturbed.
     fn do_not_disturb_ids(&mut self) -> impl Future<Output = StoreResult<Vec<Id>>> + Send;
 
@@ -79,12 +81,17 @@ pub trait CallLedger: Send {
         since: Millis,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Tell every console that `call_id`'s journal entry changed, with a `kind` hub event whose
-    /// payload is `{"call_ids": [...]}`. Consoles only re-read their journal on it, so the SQLite
-    /// writer publishes one such event for all the calls of a batch, where each event would
-    /// otherwise wake every open console; on the pool each call gets its own. `true` when this
-    /// call started a new event (to count and deliver once committed), `false` when it joined one.
-    fn publish_for_calls(&mut self, kind: &'static str, call_id: Id) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Tell `recipients` (`None`: every agent) that `call_id`'s journal entry changed, with a
+    /// `kind` hub event whose payload is `{"call_ids": [...]}`. Consoles only re-read their
+    /// journal on it, so the SQLite writer publishes one such event for all the calls of a batch
+    /// with the same recipients; on the pool each call gets its own. `true` when this call started
+    /// a new event (to count and deliver once committed), `false` when it joined one.
+    fn publish_for_calls(
+        &mut self,
+        kind: &'static str,
+        recipients: Option<&[Id]>,
+        call_id: Id,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Store a hub event unless one with `once_key` exists (`None` then). Consoles get it once the
     /// write commits and the hub is woken.
@@ -149,6 +156,10 @@ impl CallLedger for Store {
         Store::active_staff_ids(self).await
     }
 
+    async fn active_admin_ids(&mut self) -> StoreResult<Vec<Id>> {
+        Store::active_admin_ids(self).await
+    }
+
     async fn do_not_disturb_ids(&mut self) -> StoreResult<Vec<Id>> {
         let presence = Store::list_presence(self).await?;
         Ok(presence.into_iter().filter(|(_, p)| *p == Presence::DoNotDisturb).map(|(id, _)| id).collect())
@@ -158,9 +169,14 @@ impl CallLedger for Store {
         Store::has_ticket_updated_since(self, user_id, since).await
     }
 
-    async fn publish_for_calls(&mut self, kind: &'static str, call_id: Id) -> StoreResult<bool> {
+    async fn publish_for_calls(
+        &mut self,
+        kind: &'static str,
+        recipients: Option<&[Id]>,
+        call_id: Id,
+    ) -> StoreResult<bool> {
         let payload = serde_json::json!({ "call_ids": [call_id] });
-        Ok(Store::publish_hub_event_once(self, kind, None, &payload, None).await?.is_some())
+        Ok(Store::publish_hub_event_once(self, kind, recipients, &payload, None).await?.is_some())
     }
 
     async fn publish_hub_event_once(

@@ -22,7 +22,7 @@ use crate::hub_events::{INSERT_HUB_EVENT_SQL, PRESENCE_SQL};
 use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
 use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};
-use crate::users::{ACTIVE_STAFF_SQL, USER_COLUMNS, UserRow};
+use crate::users::{ACTIVE_ADMINS_SQL, ACTIVE_STAFF_SQL, USER_COLUMNS, UserRow};
 use crate::{CallerMatch, HubEvent, Presence, StoreError, StoreResult};
 
 static CALL_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"));
@@ -72,8 +72,9 @@ impl<'c> SqliteLedger<'c> {
 
     /// The batch's notices, one hub event per kind, inside its transaction.
     pub(crate) fn publish_notices(&mut self) -> rusqlite::Result<()> {
-        for (kind, call_ids) in self.notices.by_kind() {
-            self.insert_hub_event(kind, None, &serde_json::json!({ "call_ids": call_ids }), None)?;
+        let notices = std::mem::take(self.notices);
+        for ((kind, recipients), call_ids) in notices.grouped() {
+            self.insert_hub_event(kind, recipients.as_deref(), &serde_json::json!({ "call_ids": call_ids }), None)?;
         }
         Ok(())
     }
@@ -307,6 +308,11 @@ impl CallLedger for SqliteLedger<'_> {
         Ok(query.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<Id>>>()?)
     }
 
+    async fn active_admin_ids(&mut self) -> StoreResult<Vec<Id>> {
+        let mut query = self.conn.prepare_cached(ACTIVE_ADMINS_SQL)?;
+        Ok(query.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<Id>>>()?)
+    }
+
     async fn do_not_disturb_ids(&mut self) -> StoreResult<Vec<Id>> {
         let mut query = self.conn.prepare_cached(PRESENCE_SQL)?;
         let rows = query
@@ -334,8 +340,13 @@ impl CallLedger for SqliteLedger<'_> {
         Ok(inserted.map(|(id, now)| HubEvent::stored(id, kind, recipients, payload, now)))
     }
 
-    async fn publish_for_calls(&mut self, kind: &'static str, call_id: Id) -> StoreResult<bool> {
-        Ok(self.notices.add(kind, call_id))
+    async fn publish_for_calls(
+        &mut self,
+        kind: &'static str,
+        recipients: Option<&[Id]>,
+        call_id: Id,
+    ) -> StoreResult<bool> {
+        Ok(self.notices.add((kind, recipients.map(<[Id]>::to_vec)), call_id))
     }
 }
 

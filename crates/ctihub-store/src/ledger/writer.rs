@@ -145,31 +145,34 @@ impl BatchIds {
     }
 }
 
-/// The calls a batch reported through [`CallLedger::publish_for_calls`], by hub event kind, in
-/// order. Published as one event per kind just before the commit.
+/// The calls a batch reported through [`CallLedger::publish_for_calls`], in order. Published
+/// just before the commit as one event per kind and recipients.
 ///
 /// [`CallLedger::publish_for_calls`]: super::CallLedger::publish_for_calls
 #[derive(Default)]
 pub(crate) struct BatchNotices {
-    calls: Vec<(&'static str, Id)>,
+    calls: Vec<(Notice, Id)>,
 }
 
+/// What one notice event is: its kind and who gets it (`None`: every agent).
+pub(crate) type Notice = (&'static str, Option<Vec<Id>>);
+
 impl BatchNotices {
-    /// Note `call_id` under `kind`; `true` when it is the kind's first call in the batch.
-    pub(crate) fn add(&mut self, kind: &'static str, call_id: Id) -> bool {
-        let first = !self.calls.iter().any(|(k, _)| *k == kind);
-        self.calls.push((kind, call_id));
+    /// Note `call_id` for `notice`; `true` when it is the notice's first call in the batch.
+    pub(crate) fn add(&mut self, notice: Notice, call_id: Id) -> bool {
+        let first = !self.calls.iter().any(|(n, _)| *n == notice);
+        self.calls.push((notice, call_id));
         first
     }
 
-    /// Each kind with its calls, once each, in the order they were first noted.
-    pub(crate) fn by_kind(&self) -> Vec<(&'static str, Vec<Id>)> {
-        let mut grouped: Vec<(&'static str, Vec<Id>)> = Vec::new();
-        for &(kind, call_id) in &self.calls {
-            match grouped.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, ids)) if ids.contains(&call_id) => {}
-                Some((_, ids)) => ids.push(call_id),
-                None => grouped.push((kind, vec![call_id])),
+    /// Each notice with its calls, once each, in the order they were first noted.
+    pub(crate) fn grouped(&self) -> Vec<(&Notice, Vec<Id>)> {
+        let mut grouped: Vec<(&Notice, Vec<Id>)> = Vec::new();
+        for (notice, call_id) in &self.calls {
+            match grouped.iter_mut().find(|(n, _)| *n == notice) {
+                Some((_, ids)) if ids.contains(call_id) => {}
+                Some((_, ids)) => ids.push(*call_id),
+                None => grouped.push((notice, vec![*call_id])),
             }
         }
         grouped

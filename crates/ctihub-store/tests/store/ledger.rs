@@ -141,7 +141,7 @@ async fn a_failing_job_undoes_only_its_own_writes() {
                 }
                 let data = CallData::new(Direction::Inbound, "+1 513 555 7611", "+18005550100", 1_000);
                 let call = ledger.create_call(&data, &[ExternalRef::new("zammad", name)], &event("newCall")).await?;
-                ledger.publish_for_calls("journal_changed", call.id).await?;
+                ledger.publish_for_calls("journal_changed", None, call.id).await?;
                 match outcome {
                     "fail" => Err(ctihub_store::StoreError::invalid("call", "refused after writing")),
                     "panic" => panic!("a job that panics after writing"),
@@ -186,10 +186,12 @@ async fn the_first_call_of_a_batch_starts_its_notice_and_the_others_join_it() {
         &test.store,
         Box::new(|ledger| {
             now(async {
-                assert!(ledger.publish_for_calls("journal_changed", 11).await?);
-                assert!(!ledger.publish_for_calls("journal_changed", 12).await?, "joins the batch's notice");
-                assert!(!ledger.publish_for_calls("journal_changed", 11).await?, "named once");
-                assert!(ledger.publish_for_calls("other_kind", 12).await?, "each kind has its own notice");
+                assert!(ledger.publish_for_calls("journal_changed", None, 11).await?);
+                assert!(!ledger.publish_for_calls("journal_changed", None, 12).await?, "joins the batch's notice");
+                assert!(!ledger.publish_for_calls("journal_changed", None, 11).await?, "named once");
+                assert!(ledger.publish_for_calls("journal_changed", Some(&[7, 8]), 13).await?, "other recipients");
+                assert!(!ledger.publish_for_calls("journal_changed", Some(&[7, 8]), 14).await?);
+                assert!(ledger.publish_for_calls("other_kind", None, 12).await?, "each kind has its own notice");
                 Ok(None)
             })
         }),
@@ -199,6 +201,10 @@ async fn the_first_call_of_a_batch_starts_its_notice_and_the_others_join_it() {
     let seen: Vec<_> = events.iter().map(|e| (e.kind.as_str(), e.recipients.clone(), e.payload.clone())).collect();
     assert_eq!(
         seen,
-        [("journal_changed", None, json!({"call_ids": [11, 12]})), ("other_kind", None, json!({"call_ids": [12]}))]
+        [
+            ("journal_changed", None, json!({"call_ids": [11, 12]})),
+            ("journal_changed", Some(vec![7, 8]), json!({"call_ids": [13, 14]})),
+            ("other_kind", None, json!({"call_ids": [12]}))
+        ]
     );
 }

@@ -92,8 +92,11 @@ pub async fn process(
     if repeated && !still_due(&call, event.signal.kind) {
         return Ok(processed);
     }
-    if !repeated && ledger.publish_for_calls(kinds::JOURNAL_CHANGED, call.id).await? {
-        processed.published.push(kinds::JOURNAL_CHANGED);
+    if !repeated {
+        let audience = journal_audience(ledger, config, &call).await?;
+        if ledger.publish_for_calls(kinds::JOURNAL_CHANGED, audience.as_deref(), call.id).await? {
+            processed.published.push(kinds::JOURNAL_CHANGED);
+        }
     }
     let inbound = event.signal.direction == Direction::Inbound;
     match event.signal.kind {
@@ -260,6 +263,30 @@ async fn incoming_call_recipients(
     let dnd = ledger.do_not_disturb_ids().await?;
     recipients.retain(|id| !dnd.contains(id));
     Ok(recipients)
+}
+
+/// Whose journal and board show `call` (`None`: everybody's, without a notify map). With one,
+/// an agent sees the queues mapped to them and calls to their own numbers
+/// (`view::visible_to`), and admins supervise every queue. Only they are told it changed: every
+/// console re-reads its journal on the notice, and a thousand consoles re-reading at each event
+/// of each call is what kept screen pops waiting.
+async fn journal_audience(
+    ledger: &mut impl CallLedger,
+    config: &CtiConfig,
+    call: &Call,
+) -> Result<Option<Vec<Id>>, ApiError> {
+    if config.notify_map.is_empty() {
+        return Ok(None);
+    }
+    let mut audience = ledger.active_admin_ids().await?;
+    if let Some(queue) = &call.data.queue_name {
+        audience.extend(config.agents_for_queue(queue));
+        let owners = ledger.identify_caller(queue).await?;
+        audience.extend(owners.into_iter().filter(|m| m.user.role.is_staff()).map(|m| m.user.id));
+    }
+    audience.sort_unstable();
+    audience.dedup();
+    Ok(Some(audience))
 }
 
 fn incoming_call_payload(phones: &PhoneNormalizer, call: &Call) -> serde_json::Value {
