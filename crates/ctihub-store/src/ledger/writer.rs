@@ -191,9 +191,12 @@ fn in_transaction(
     let result = work(conn).and_then(|commit| {
         let ending = Instant::now();
         conn.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
-        // Where a batch's time goes: recording its events, or syncing them to disk.
-        metrics::histogram!("ctihub_ledger_batch_seconds", "phase" => "record").record((ending - began).as_secs_f64());
-        metrics::histogram!("ctihub_ledger_batch_seconds", "phase" => "commit").record(ending.elapsed().as_secs_f64());
+        if commit {
+            // Where a batch's time goes: recording its events, or syncing them to disk.
+            let (record, sync) = (ending - began, ending.elapsed());
+            metrics::histogram!("ctihub_ledger_batch_seconds", "phase" => "record").record(record.as_secs_f64());
+            metrics::histogram!("ctihub_ledger_batch_seconds", "phase" => "commit").record(sync.as_secs_f64());
+        }
         Ok(commit)
     });
     if result.is_err() && !conn.is_autocommit() {

@@ -23,6 +23,18 @@ async fn hangup(app: &TestApp, url: &str, call_id: &str) {
     assert_eq!(app.push(url, &body).await.0, 200);
 }
 
+async fn set_presence(app: &TestApp, token: &str, status: &str) {
+    let response = app
+        .client
+        .put(app.url("/api/hub/presence"))
+        .bearer_auth(token)
+        .json(&json!({ "status": status }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 fn kinds(events: &[crate::sse::SseEvent]) -> Vec<&str> {
     events.iter().map(|e| e.kind.as_str()).collect()
 }
@@ -33,15 +45,7 @@ async fn incoming_calls_reach_the_agents_concerned_but_not_those_in_do_not_distu
         let (anna, anna_token) = app.user(Role::Agent, "anna@example.com", "anna password").await;
         let (_, ben_token) = app.user(Role::Agent, "ben@example.com", "ben password").await;
         let url = app.enable_cti(|_| {}).await;
-        let response = app
-            .client
-            .put(app.url("/api/hub/presence"))
-            .bearer_auth(&ben_token)
-            .json(&json!({"status": "do_not_disturb"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        set_presence(app, &ben_token, "do_not_disturb").await;
         let mut anna_stream = EventStream::open(app, &anna_token, None).await;
         let mut ben_stream = EventStream::open(app, &ben_token, None).await;
 
@@ -60,13 +64,7 @@ async fn incoming_calls_reach_the_agents_concerned_but_not_those_in_do_not_distu
         // With a notify map, only the mapped agents hear the phone.
         app.enable_cti(|c| c.notify_map = vec![NotifyRule { queue: "4930600000000".into(), user_ids: vec![anna.id] }])
             .await;
-        app.client
-            .put(app.url("/api/hub/presence"))
-            .bearer_auth(&ben_token)
-            .json(&json!({"status": "available"}))
-            .send()
-            .await
-            .unwrap();
+        set_presence(app, &ben_token, "available").await;
         new_call(app, &url, "c2").await;
         hangup(app, &url, "c2").await;
         let c2 = app.store.find_call_by_ref("zammad", "c2").await.unwrap().unwrap().id;
@@ -78,13 +76,7 @@ async fn incoming_calls_reach_the_agents_concerned_but_not_those_in_do_not_distu
         // Ben's journal does not show the queue's calls, so nothing about c2 reaches him: the
         // next thing he sees is Anna's presence change, sent to everybody after the call.
         let ben_own_change = ben_stream.until("presence_changed").await;
-        app.client
-            .put(app.url("/api/hub/presence"))
-            .bearer_auth(&anna_token)
-            .json(&json!({"status": "away"}))
-            .send()
-            .await
-            .unwrap();
+        set_presence(app, &anna_token, "away").await;
         let ben_seen = ben_stream.until("presence_changed").await;
         assert_eq!(kinds(&ben_seen), ["presence_changed"], "not mapped; before: {:?}", kinds(&ben_own_change));
     })
