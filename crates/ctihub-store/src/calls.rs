@@ -395,13 +395,25 @@ impl Store {
             return Ok(Vec::new());
         }
         let list = id_list(ids);
-        let calls_sql = sqlx::AssertSqlSafe(format!("SELECT {CALL_COLUMNS} FROM calls WHERE id IN ({list})"));
-        let refs_sql = sqlx::AssertSqlSafe(format!(
+        let calls_sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id IN ({list})");
+        let refs_sql = format!(
             "SELECT call_id, source, external_id FROM call_refs WHERE call_id IN ({list}) ORDER BY source, external_id"
-        ));
-        let (rows, refs): (Vec<CallRow>, Vec<(i64, String, String)>) = on_pool!(self, |pool, PG| {
-            (sqlx::query_as(calls_sql).fetch_all(pool).await?, sqlx::query_as(refs_sql).fetch_all(pool).await?)
-        });
+        );
+        let (rows, refs): (Vec<CallRow>, Vec<(i64, String, String)>) = match &self.reader {
+            Some(reader) => {
+                reader
+                    .read(move |conn| {
+                        let calls = crate::reader::rows(conn, &calls_sql, [], CallRow::from_sqlite)?;
+                        let refs = crate::reader::rows(conn, &refs_sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                        Ok((calls, refs))
+                    })
+                    .await?
+            }
+            None => on_pool!(self, |pool, PG| {
+                let calls = sqlx::query_as(sqlx::AssertSqlSafe(calls_sql.clone())).fetch_all(pool).await?;
+                (calls, sqlx::query_as(sqlx::AssertSqlSafe(refs_sql.clone())).fetch_all(pool).await?)
+            }),
+        };
         let mut refs_of: HashMap<Id, Vec<ExternalRef>> = HashMap::new();
         for (call_id, source, external_id) in refs {
             refs_of.entry(call_id).or_default().push(ExternalRef::new(source, external_id));

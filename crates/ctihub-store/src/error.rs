@@ -20,6 +20,9 @@ pub enum StoreError {
     /// The ledger writer could not commit a batch (or has stopped).
     #[error("event writer: {0}")]
     Writer(String),
+    /// The database cannot be read now (the runtime is shutting down).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]

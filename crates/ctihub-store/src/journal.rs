@@ -152,15 +152,29 @@ impl Store {
         }
         // Two narrow queries instead of grouping over every user column: the index rows for the
         // keys (one per key and user, at its best level), then each user once.
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT ci.phone_key, ci.user_id, MIN(ci.level) AS level FROM caller_index ci \
              WHERE ci.phone_key IN ({}) GROUP BY ci.phone_key, ci.user_id \
              ORDER BY ci.phone_key, MIN(ci.level), ci.user_id DESC",
             placeholders(1, unique.len())
-        ));
-        let params: Vec<Param> = unique.iter().map(|k| Param::Text((*k).clone())).collect();
-        let rows: Vec<(String, i64, String)> =
-            on_pool!(self, |pool, PG| bind_params!(sqlx::query_as(sql), &params).fetch_all(pool).await?);
+        );
+        let keys: Vec<String> = unique.into_iter().cloned().collect();
+        let rows: Vec<(String, i64, String)> = match &self.reader {
+            Some(reader) => {
+                reader
+                    .read(move |conn| {
+                        let params = rusqlite::params_from_iter(keys.iter());
+                        crate::reader::rows(conn, &sql, params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    })
+                    .await?
+            }
+            None => {
+                let params: Vec<Param> = keys.into_iter().map(Param::Text).collect();
+                on_pool!(self, |pool, PG| {
+                    bind_params!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &params).fetch_all(pool).await?
+                })
+            }
+        };
         let mut user_ids: Vec<Id> = rows.iter().map(|(_, id, _)| *id).collect();
         user_ids.sort_unstable();
         user_ids.dedup();

@@ -28,6 +28,7 @@ mod organizations;
 mod owner_index;
 mod parked_events;
 mod phone_index;
+mod reader;
 pub mod search;
 mod sessions;
 mod settings;
@@ -116,6 +117,8 @@ pub struct Store {
     writer: Option<Arc<WriterSlot>>,
     /// Parsed settings documents for hot paths, shared by every clone of this store.
     settings: Arc<settings_cache::SettingsCache>,
+    /// Bulk reads through rusqlite, on an SQLite file (`None` on PostgreSQL and in memory).
+    reader: Option<Arc<reader::SqliteReader>>,
 }
 
 struct WriterSlot {
@@ -215,6 +218,7 @@ impl Store {
     ) -> StoreResult<Store> {
         let mut writer = None;
         let mut settings = settings_cache::SettingsCache::default();
+        let mut reader = None;
         let backend = match location {
             DatabaseLocation::SqliteFile(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -249,6 +253,7 @@ impl Store {
                     .await?;
                 writer = Some(Arc::new(WriterSlot { path: path.clone(), writer: OnceLock::new() }));
                 settings = settings_cache::SettingsCache::for_sqlite_file(path.clone());
+                reader = Some(reader::SqliteReader::new(path.clone()));
                 Backend::Sqlite(pool)
             }
             DatabaseLocation::SqliteMemory => {
@@ -282,7 +287,7 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store { backend, phones, writer, settings: Arc::new(settings) })
+        Ok(Store { backend, phones, writer, settings: Arc::new(settings), reader })
     }
 
     /// Bring the schema up to date, and the caller index in step with this store's default

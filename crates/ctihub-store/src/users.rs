@@ -1,6 +1,6 @@
 //! Users, their phones (through the caller index), tags and custom field values.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ctihub_domain::custom_field::FieldType;
 use ctihub_domain::custom_field::{CustomField, FieldTarget};
@@ -376,11 +376,18 @@ impl Store {
             return Ok(Vec::new());
         }
         let list = id_list(ids);
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id IN ({list})"));
-        let rows: Vec<UserRow> = on_pool!(self, |pool, PG| sqlx::query_as(sql).fetch_all(pool).await?);
-        let mut users: Vec<User> = rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?;
-        users.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
-        Ok(users)
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN ({list})");
+        let rows: Vec<UserRow> = match &self.reader {
+            Some(reader) => reader.read(move |conn| crate::reader::rows(conn, &sql, [], UserRow::from_sqlite)).await?,
+            None => on_pool!(self, |pool, PG| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(pool).await?),
+        };
+        let mut users: HashMap<Id, User> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let user = User::try_from(row)?;
+            users.insert(user.id, user);
+        }
+        // In the order asked for.
+        Ok(ids.iter().filter_map(|id| users.remove(id)).collect())
     }
 
     pub async fn update_user(&self, id: Id, patch: UserPatch) -> StoreResult<User> {
@@ -489,14 +496,14 @@ impl Store {
     /// for the console's agent lists: a journal page names a thousand agents, and loading them
     /// whole cost more than the page's calls.
     pub async fn staff_names(&self) -> StoreResult<Vec<(Id, String)>> {
-        Ok(on_pool!(self, |pool, PG| {
-            sqlx::query_as(
-                "SELECT id, COALESCE(NULLIF(TRIM(name), ''), email, '') FROM users \
-                 WHERE role IN ('agent', 'admin') AND active ORDER BY id",
-            )
-            .fetch_all(pool)
-            .await?
-        }))
+        const SQL: &str = "SELECT id, COALESCE(NULLIF(TRIM(name), ''), email, '') FROM users \
+                           WHERE role IN ('agent', 'admin') AND active ORDER BY id";
+        Ok(match &self.reader {
+            Some(reader) => {
+                reader.read(|conn| crate::reader::rows(conn, SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))).await?
+            }
+            None => on_pool!(self, |pool, PG| sqlx::query_as(SQL).fetch_all(pool).await?),
+        })
     }
 
     /// Every active admin: they supervise every queue.

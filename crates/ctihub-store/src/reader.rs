@@ -1,0 +1,76 @@
+//! Bulk reads on an SQLite file, through rusqlite.
+//!
+//! sqlx runs an SQLite connection on a worker thread and hands each row of a result over to the
+//! async side on its own. For a page that reads many rows (a journal page reads 300 calls and
+//! their references, their callers and every agent) that hand-over was most of the page's time.
+//! Reads of that kind run here instead: on a blocking thread, on a connection of our own, with
+//! the pool's own SQL. Small reads stay on the pool. A reader sees what is committed, like a
+//! pooled connection (WAL: readers never wait for the writer).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::{StoreError, StoreResult};
+
+/// Connections kept open between reads; more are opened when reads overlap, then closed. Each
+/// holds SQLite's default 2 MiB page cache.
+const KEPT: usize = 2;
+
+#[derive(Debug)]
+pub(crate) struct SqliteReader {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl SqliteReader {
+    pub(crate) fn new(path: PathBuf) -> Arc<SqliteReader> {
+        Arc::new(SqliteReader { path, idle: Mutex::default() })
+    }
+
+    /// Run `work` on a reader connection, off the async threads.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let reader = self.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let conn = reader.connection()?;
+            let out = work(&conn);
+            let mut idle = reader.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < KEPT {
+                idle.push(conn);
+            }
+            out
+        });
+        match read.await {
+            Ok(out) => out,
+            // A panic is the caller's, as it would be on the pool.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(StoreError::Unavailable(format!("a read was cancelled: {e}"))),
+        }
+    }
+
+    fn connection(&self) -> StoreResult<Connection> {
+        if let Some(conn) = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+}
+
+/// Every row of `sql`, with `params` bound in order, mapped.
+pub(crate) fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    Ok(conn.prepare(sql)?.query_map(params, map)?.collect::<rusqlite::Result<Vec<T>>>()?)
+}
