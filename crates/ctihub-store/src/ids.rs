@@ -52,3 +52,29 @@ impl crate::Store {
         }))
     }
 }
+
+/// The id sequence during one batch transaction of the SQLite ledger writer (`crate::ledger`).
+/// The writer holds SQLite's write lock from `BEGIN IMMEDIATE` to the commit, so nobody else can take an id meanwhile: the counter is
+/// read once, handed out from memory and written back once, instead of an `UPDATE` per id
+/// (several per event). Ids a rolled-back job took are skipped; ids need not be dense.
+pub(crate) struct BatchIds {
+    last: ctihub_domain::Id,
+}
+
+impl BatchIds {
+    pub(crate) fn read(conn: &rusqlite::Connection) -> rusqlite::Result<BatchIds> {
+        let last = conn.prepare_cached("SELECT last_id FROM id_sequence")?.query_row([], |row| row.get(0))?;
+        Ok(BatchIds { last })
+    }
+
+    pub(crate) fn next(&mut self) -> ctihub_domain::Id {
+        self.last += 1;
+        debug_assert!(self.last <= ctihub_domain::MAX_ID);
+        self.last
+    }
+
+    pub(crate) fn write_back(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        conn.prepare_cached("UPDATE id_sequence SET last_id = ?1")?.execute([self.last])?;
+        Ok(())
+    }
+}

@@ -8,12 +8,17 @@ use serde::de::DeserializeOwned;
 use crate::json::{from_text, to_text};
 use crate::{Store, StoreResult, on_pool};
 
+pub(crate) const SETTING_TEXT_SQL: &str = "SELECT value FROM settings WHERE name = $1";
+
 impl Store {
     pub async fn get_setting<T: DeserializeOwned>(&self, name: &str) -> StoreResult<Option<T>> {
-        let text: Option<String> = on_pool!(self, |pool, PG| {
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1").bind(name).fetch_optional(pool).await?
-        });
+        let text = self.setting_text(name).await?;
         text.map(|t| from_text(name, &t)).transpose()
+    }
+
+    /// A setting's stored document, unparsed.
+    pub(crate) async fn setting_text(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(on_pool!(self, |pool, PG| sqlx::query_scalar(SETTING_TEXT_SQL).bind(name).fetch_optional(pool).await?))
     }
 
     pub async fn put_setting<T: Serialize>(&self, name: &str, value: &T) -> StoreResult<()> {

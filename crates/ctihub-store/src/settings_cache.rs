@@ -16,7 +16,8 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 
 use crate::json::from_text;
-use crate::{Store, StoreResult, on_pool};
+use crate::settings::SETTING_TEXT_SQL;
+use crate::{Store, StoreResult};
 
 type Shared = Arc<dyn Any + Send + Sync>;
 
@@ -109,10 +110,7 @@ impl CommitProbe {
             if cached(version) {
                 return Ok(Probed { version, text: None });
             }
-            let text = connection
-                .prepare_cached("SELECT value FROM settings WHERE name = ?1")?
-                .query_row([name], |row| row.get(0))
-                .optional()?;
+            let text = connection.prepare_cached(SETTING_TEXT_SQL)?.query_row([name], |row| row.get(0)).optional()?;
             Ok(Probed { version, text: Some(text) })
         })();
         asked.inspect_err(|e: &rusqlite::Error| tracing::debug!(error = %e, "settings cache: probe failed")).ok()
@@ -139,15 +137,7 @@ impl Store {
         }
         let (version, text) = match probed {
             Some(Probed { version, text: Some(text) }) => (Some(version), text),
-            _ => {
-                let text: Option<String> = on_pool!(self, |pool, PG| {
-                    sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-                        .bind(name)
-                        .fetch_optional(pool)
-                        .await?
-                });
-                (None, text)
-            }
+            _ => (None, self.setting_text(name).await?),
         };
         let Some(text) = text else {
             self.settings.entries().remove(name);

@@ -18,7 +18,7 @@ use ctihub_domain::time::Millis;
 use ctihub_domain::user::User;
 
 pub use self::sqlite::SqliteLedger;
-pub(crate) use self::writer::{BatchIds, BatchNotices};
+pub(crate) use self::writer::BatchNotices;
 pub use self::writer::{LedgerJob, LedgerWriter};
 use crate::{CallerMatch, HubEvent, Presence, Store, StoreError, StoreResult};
 

@@ -12,13 +12,14 @@ use ctihub_domain::user::User;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
+use super::BatchNotices;
 use super::CallLedger;
-use super::{BatchIds, BatchNotices};
 use crate::caller_index::{IDENTIFY_SQL, caller_match};
 use crate::calls::{
     CALL_COLUMNS, CALL_REFS_SQL, CallRow, FIND_REF_SQL, INSERT_CALL_SQL, INSERT_EVENT_SQL, INSERT_REF_SQL,
 };
 use crate::hub_events::{INSERT_HUB_EVENT_SQL, PRESENCE_SQL};
+use crate::ids::BatchIds;
 use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
 use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};

@@ -17,6 +17,7 @@ use ctihub_domain::phone::PhoneNormalizer;
 use rusqlite::Connection;
 
 use super::SqliteLedger;
+use crate::ids::BatchIds;
 use crate::{StoreError, StoreResult};
 
 /// Enough to empty the queue of a busy server in one commit, small enough that the first event
@@ -117,32 +118,6 @@ fn write_batch(conn: &mut Connection, phones: &PhoneNormalizer, batch: &mut [Job
         return Ok(());
     }
     in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Savepoints)).map(drop)
-}
-
-/// The id sequence during one batch transaction. The writer holds SQLite's write lock from
-/// `BEGIN IMMEDIATE` to the commit, so nobody else can take an id meanwhile: the counter is
-/// read once, handed out from memory and written back once, instead of an `UPDATE` per id
-/// (several per event). Ids a rolled-back job took are skipped; ids need not be dense.
-pub(crate) struct BatchIds {
-    last: Id,
-}
-
-impl BatchIds {
-    fn read(conn: &Connection) -> rusqlite::Result<BatchIds> {
-        let last = conn.prepare_cached("SELECT last_id FROM id_sequence")?.query_row([], |row| row.get(0))?;
-        Ok(BatchIds { last })
-    }
-
-    pub(crate) fn next(&mut self) -> Id {
-        self.last += 1;
-        debug_assert!(self.last <= ctihub_domain::MAX_ID);
-        self.last
-    }
-
-    fn write_back(&self, conn: &Connection) -> rusqlite::Result<()> {
-        conn.prepare_cached("UPDATE id_sequence SET last_id = ?1")?.execute([self.last])?;
-        Ok(())
-    }
 }
 
 /// The calls a batch reported through [`CallLedger::publish_for_calls`], in order. Published

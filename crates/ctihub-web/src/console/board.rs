@@ -15,7 +15,7 @@ use super::pages::{Row, row};
 use super::session::{Agent, Refusal};
 use super::{Layout, staff};
 use crate::AppState;
-use crate::cti::load_config;
+use crate::cti::shared_config;
 use crate::cti::view::{self, visible_to};
 
 /// A call whose hangup never reached us would otherwise ring on the board for good; no real
@@ -43,7 +43,7 @@ async fn board_data(state: &AppState, agent: &Agent) -> Result<BoardData, Refusa
     let mut calls = state.store.live_calls(now_millis() - BOARD_WINDOW_MS, BOARD_LIMIT).await?;
     // Agents see the queues the notify map gives them, as in the journal; admins supervise all.
     if !agent.is_admin() {
-        let config = load_config(&state.store).await?;
+        let config = shared_config(&state.store).await?;
         if let Some(queues) = visible_to(&config, &state.store, &agent.user).queues {
             calls.retain(|c| c.data.queue_name.as_ref().is_some_and(|q| queues.contains(q)));
         }

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::StaffUser;
-use crate::cti::load_config;
+use crate::cti::shared_config;
 use crate::cti::view::{self, JournalEntry};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
@@ -139,7 +139,7 @@ pub(crate) async fn filter_for(
     user: &ctihub_domain::user::User,
     q: &JournalQuery,
 ) -> Result<JournalFilter, ApiError> {
-    let config = load_config(&state.store).await?;
+    let config = shared_config(&state.store).await?;
     let mut filter = if q.all == Some(true) {
         if user.role != Role::Admin {
             return Err(ApiError::forbidden("only admins may ignore the notify map"));
@@ -187,7 +187,7 @@ pub(crate) async fn list(
     StaffUser(user): StaffUser,
     Query(q): Query<JournalQuery>,
 ) -> Result<Json<JournalPage>, ApiError> {
-    let config = load_config(&state.store).await?;
+    let config = shared_config(&state.store).await?;
     let limit = q.limit.unwrap_or(config.view_limit);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 500"));
@@ -263,7 +263,7 @@ pub(crate) async fn mark_calls(
     ids: &[Id],
     done: bool,
 ) -> Result<u64, ApiError> {
-    let config = load_config(&state.store).await?;
+    let config = shared_config(&state.store).await?;
     let visible = crate::cti::view::visible_to(&config, &state.store, user);
     if let Some(queues) = &visible.queues
         && user.role != Role::Admin

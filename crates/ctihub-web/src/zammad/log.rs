@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use super::ZammadError;
 use crate::AppState;
 use crate::auth::AuthUser;
-use crate::cti::load_config;
 use crate::cti::params::read_params;
+use crate::cti::shared_config;
 use crate::cti::view::{self, JournalEntry, visible_to};
 
 /// An agent, as Zammad's `cti.agent` permission: anyone else gets 403, as in Zammad.
@@ -131,7 +131,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     ZammadAgent(user): ZammadAgent,
 ) -> Result<Json<Value>, ZammadError> {
-    let config = load_config(&state.store).await?;
+    let config = shared_config(&state.store).await?;
     let filter = visible_to(&config, &state.store, &user);
     let calls = state.store.list_journal(&filter, config.view_limit).await?;
     let entries = view::identify(&state.store, calls).await?;
@@ -164,7 +164,7 @@ fn parse_bool(value: Option<&str>) -> Result<bool, ZammadError> {
 
 /// Refuse calls outside the agent's journal (as Zammad's newer `DoneUpdate` does).
 async fn check_visible(state: &AppState, user: &User, ids: &[Id]) -> Result<(), ZammadError> {
-    let config = load_config(&state.store).await?;
+    let config = shared_config(&state.store).await?;
     let filter = visible_to(&config, &state.store, user);
     if filter.queues.is_none() {
         return Ok(());
