@@ -14,6 +14,7 @@ use crate::error::map_unique;
 use crate::ids::next_id;
 use crate::json::{from_text, to_text};
 use crate::parked_events::adopt_parked_events;
+use crate::reader::InOrder;
 use crate::users::id_list;
 use crate::{Store, StoreError, StoreResult, on_pool};
 
@@ -90,41 +91,42 @@ pub(crate) struct CallRow {
 }
 
 impl CallRow {
-    /// The same row read by the SQLite ledger writer, selected with `CALL_COLUMNS`.
+    /// The same row read through rusqlite, selected with `CALL_COLUMNS`.
     pub(crate) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
+        let mut columns = InOrder::from(row, 0);
         Ok(CallRow {
-            id: row.get("id")?,
-            direction: row.get("direction")?,
-            state: row.get("state")?,
-            from_line: row.get("from_line")?,
-            to_line: row.get("to_line")?,
-            from_name: row.get("from_name")?,
-            to_name: row.get("to_name")?,
-            dnis: row.get("dnis")?,
-            queue_name: row.get("queue_name")?,
-            started_at: row.get("started_at")?,
-            answered_at: row.get("answered_at")?,
-            ended_at: row.get("ended_at")?,
-            completion_status: row.get("completion_status")?,
-            hangup_cause: row.get("hangup_cause")?,
-            agent_id: row.get("agent_id")?,
-            end_user_id: row.get("end_user_id")?,
-            organization_id: row.get("organization_id")?,
-            ticket_id: row.get("ticket_id")?,
-            duration: row.get("duration")?,
-            time_to_answer: row.get("time_to_answer")?,
-            talk_time: row.get("talk_time")?,
-            hold_time: row.get("hold_time")?,
-            wait_time: row.get("wait_time")?,
-            wrap_up_time: row.get("wrap_up_time")?,
-            queue_time: row.get("queue_time")?,
-            recording_url: row.get("recording_url")?,
-            transcript: row.get("transcript")?,
-            done: row.get("done")?,
-            comment: row.get("comment")?,
-            details: row.get("details")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
+            id: columns.next("id")?,
+            direction: columns.next("direction")?,
+            state: columns.next("state")?,
+            from_line: columns.next("from_line")?,
+            to_line: columns.next("to_line")?,
+            from_name: columns.next("from_name")?,
+            to_name: columns.next("to_name")?,
+            dnis: columns.next("dnis")?,
+            queue_name: columns.next("queue_name")?,
+            started_at: columns.next("started_at")?,
+            answered_at: columns.next("answered_at")?,
+            ended_at: columns.next("ended_at")?,
+            completion_status: columns.next("completion_status")?,
+            hangup_cause: columns.next("hangup_cause")?,
+            agent_id: columns.next("agent_id")?,
+            end_user_id: columns.next("end_user_id")?,
+            organization_id: columns.next("organization_id")?,
+            ticket_id: columns.next("ticket_id")?,
+            duration: columns.next("duration")?,
+            time_to_answer: columns.next("time_to_answer")?,
+            talk_time: columns.next("talk_time")?,
+            hold_time: columns.next("hold_time")?,
+            wait_time: columns.next("wait_time")?,
+            wrap_up_time: columns.next("wrap_up_time")?,
+            queue_time: columns.next("queue_time")?,
+            recording_url: columns.next("recording_url")?,
+            transcript: columns.next("transcript")?,
+            done: columns.next("done")?,
+            comment: columns.next("comment")?,
+            details: columns.next("details")?,
+            created_at: columns.next("created_at")?,
+            updated_at: columns.next("updated_at")?,
         })
     }
 

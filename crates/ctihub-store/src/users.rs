@@ -14,6 +14,7 @@ use crate::error::map_unique;
 use crate::ids::{next_id, reserve_ids};
 use crate::json::{from_text, to_text};
 use crate::owner_index::{clear_owner_indexes, write_owner_indexes};
+use crate::reader::InOrder;
 use crate::sql::{Param, bind_params, insert_rows, placeholders};
 use crate::{Store, StoreError, StoreResult, on_pool};
 
@@ -50,24 +51,30 @@ pub(crate) struct UserRow {
 }
 
 impl UserRow {
-    /// The same row read by the SQLite ledger writer, selected with `USER_COLUMNS`.
+    /// The same row read through rusqlite, selected with `USER_COLUMNS` (the whole row).
     pub(crate) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+        Self::from_sqlite_at(row, 0)
+    }
+
+    /// The row's `USER_COLUMNS` from column `first` on.
+    pub(crate) fn from_sqlite_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<UserRow> {
+        let mut columns = InOrder::from(row, first);
         Ok(UserRow {
-            id: row.get("id")?,
-            role: row.get("role")?,
-            name: row.get("name")?,
-            email: row.get("email")?,
-            organization_id: row.get("organization_id")?,
-            external_id: row.get("external_id")?,
-            phones: row.get("phones")?,
-            tags: row.get("tags")?,
-            custom_fields: row.get("custom_fields")?,
-            active: row.get("active")?,
-            password_hash: row.get("password_hash")?,
-            agent_id: row.get("agent_id")?,
-            extension: row.get("extension")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
+            id: columns.next("id")?,
+            role: columns.next("role")?,
+            name: columns.next("name")?,
+            email: columns.next("email")?,
+            organization_id: columns.next("organization_id")?,
+            external_id: columns.next("external_id")?,
+            phones: columns.next("phones")?,
+            tags: columns.next("tags")?,
+            custom_fields: columns.next("custom_fields")?,
+            active: columns.next("active")?,
+            password_hash: columns.next("password_hash")?,
+            agent_id: columns.next("agent_id")?,
+            extension: columns.next("extension")?,
+            created_at: columns.next("created_at")?,
+            updated_at: columns.next("updated_at")?,
         })
     }
 }

@@ -6,6 +6,8 @@
 //! commits many events per fsync (docs/decisions/0014-ingest-writer.md). The CTI pipeline is
 //! written once against this trait.
 
+mod batch;
+mod checkpoint;
 mod sqlite;
 mod writer;
 
@@ -18,7 +20,6 @@ use ctihub_domain::time::Millis;
 use ctihub_domain::user::User;
 
 pub use self::sqlite::SqliteLedger;
-pub(crate) use self::writer::BatchNotices;
 pub use self::writer::{LedgerJob, LedgerWriter};
 use crate::{CallerMatch, HubEvent, Presence, Store, StoreError, StoreResult};
 

@@ -12,14 +12,13 @@ use ctihub_domain::user::User;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
-use super::BatchNotices;
 use super::CallLedger;
+use super::batch::Batch;
 use crate::caller_index::{IDENTIFY_SQL, caller_match};
 use crate::calls::{
     CALL_COLUMNS, CALL_REFS_SQL, CallRow, FIND_REF_SQL, INSERT_CALL_SQL, INSERT_EVENT_SQL, INSERT_REF_SQL,
 };
 use crate::hub_events::{INSERT_HUB_EVENT_SQL, PRESENCE_SQL};
-use crate::ids::BatchIds;
 use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
 use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};
@@ -57,23 +56,17 @@ pub struct SqliteLedger<'c> {
     // `Send`.
     conn: &'c mut Connection,
     phones: &'c PhoneNormalizer,
-    ids: &'c mut BatchIds,
-    notices: &'c mut BatchNotices,
+    batch: &'c mut Batch,
 }
 
 impl<'c> SqliteLedger<'c> {
-    pub(crate) fn new(
-        conn: &'c mut Connection,
-        phones: &'c PhoneNormalizer,
-        ids: &'c mut BatchIds,
-        notices: &'c mut BatchNotices,
-    ) -> Self {
-        SqliteLedger { conn, phones, ids, notices }
+    pub(crate) fn new(conn: &'c mut Connection, phones: &'c PhoneNormalizer, batch: &'c mut Batch) -> Self {
+        SqliteLedger { conn, phones, batch }
     }
 
     /// The batch's notices, one hub event per kind, inside its transaction.
     pub(crate) fn publish_notices(&mut self) -> rusqlite::Result<()> {
-        let notices = std::mem::take(self.notices);
+        let notices = std::mem::take(&mut self.batch.notices);
         for ((kind, recipients), call_ids) in notices.grouped() {
             self.insert_hub_event(kind, recipients.as_deref(), &serde_json::json!({ "call_ids": call_ids }), None)?;
         }
@@ -89,7 +82,7 @@ impl<'c> SqliteLedger<'c> {
         once_key: Option<&str>,
     ) -> rusqlite::Result<Option<(Id, Millis)>> {
         let now = now_millis();
-        let id = self.ids.next();
+        let id = self.batch.ids.next();
         let inserted: Option<Id> = self
             .conn
             .prepare_cached(INSERT_HUB_EVENT_SQL)?
@@ -101,7 +94,7 @@ impl<'c> SqliteLedger<'c> {
     }
 
     fn insert_event(&mut self, call_id: Id, event: &NewCallEvent, now: Millis) -> StoreResult<()> {
-        let id = self.ids.next();
+        let id = self.batch.ids.next();
         self.conn.prepare_cached(INSERT_EVENT_SQL)?.execute(numbered![
             id,
             call_id,
@@ -126,8 +119,11 @@ impl<'c> SqliteLedger<'c> {
     }
 
     fn find_user_where(&self, sql: &str, value: &dyn rusqlite::ToSql) -> StoreResult<Option<User>> {
-        let row =
-            self.conn.prepare_cached(sql)?.query_row(numbered(&[value]).as_slice(), UserRow::from_sqlite).optional()?;
+        let row = self
+            .conn
+            .prepare_cached(sql)?
+            .query_row(numbered(&[value]).as_slice(), |row| UserRow::from_sqlite_at(row, 0))
+            .optional()?;
         row.map(User::try_from).transpose()
     }
 
@@ -230,7 +226,7 @@ impl CallLedger for SqliteLedger<'_> {
 
     async fn create_call(&mut self, data: &CallData, refs: &[ExternalRef], event: &NewCallEvent) -> StoreResult<Call> {
         let now = now_millis();
-        let id = self.ids.next();
+        let id = self.batch.ids.next();
         let mut values = vec![Value::from(id)];
         values.extend(call_values(data, self.customer_key(data)));
         values.push(Value::from(now));
@@ -278,14 +274,23 @@ impl CallLedger for SqliteLedger<'_> {
     }
 
     async fn identify_caller(&mut self, number: &str) -> StoreResult<Vec<CallerMatch>> {
-        let CallerNumber::Number(key) = self.phones.normalize(number) else {
-            return Ok(Vec::new());
+        if let Some(known) = self.batch.users.callers.get(number) {
+            return Ok(known.clone());
+        }
+        let matches = match self.phones.normalize(number) {
+            CallerNumber::Number(key) => {
+                let mut query = self.conn.prepare_cached(IDENTIFY_SQL)?;
+                let rows = query
+                    .query_map(numbered![key.as_str()], |row| {
+                        Ok((row.get::<_, String>(0)?, UserRow::from_sqlite_at(row, 1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows.into_iter().map(|(level, user)| caller_match(&level, user)).collect::<StoreResult<Vec<_>>>()?
+            }
+            _ => Vec::new(),
         };
-        let mut query = self.conn.prepare_cached(IDENTIFY_SQL)?;
-        let rows = query
-            .query_map(numbered![key.as_str()], |row| Ok((row.get::<_, String>("level")?, UserRow::from_sqlite(row)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter().map(|(level, user)| caller_match(&level, user)).collect()
+        self.batch.users.callers.insert(number.to_owned(), matches.clone());
+        Ok(matches)
     }
 
     async fn find_user(&mut self, id: Id) -> StoreResult<Option<User>> {
@@ -310,8 +315,12 @@ impl CallLedger for SqliteLedger<'_> {
     }
 
     async fn active_admin_ids(&mut self) -> StoreResult<Vec<Id>> {
+        if let Some(known) = &self.batch.users.admin_ids {
+            return Ok(known.clone());
+        }
         let mut query = self.conn.prepare_cached(ACTIVE_ADMINS_SQL)?;
-        Ok(query.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<Id>>>()?)
+        let ids = query.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<Id>>>()?;
+        Ok(self.batch.users.admin_ids.insert(ids).clone())
     }
 
     async fn do_not_disturb_ids(&mut self) -> StoreResult<Vec<Id>> {
@@ -347,7 +356,7 @@ impl CallLedger for SqliteLedger<'_> {
         recipients: Option<&[Id]>,
         call_id: Id,
     ) -> StoreResult<bool> {
-        Ok(self.notices.add((kind, recipients.map(<[Id]>::to_vec)), call_id))
+        Ok(self.batch.notices.add((kind, recipients.map(<[Id]>::to_vec)), call_id))
     }
 }
 

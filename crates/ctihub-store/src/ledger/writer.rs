@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
-use ctihub_domain::Id;
 use ctihub_domain::phone::PhoneNormalizer;
 use rusqlite::Connection;
 
 use super::SqliteLedger;
-use crate::ids::BatchIds;
+use super::batch::Batch;
+use super::checkpoint::Checkpointer;
 use crate::{StoreError, StoreResult};
 
 /// Enough to empty the queue of a busy server in one commit, small enough that the first event
@@ -65,6 +65,7 @@ impl LedgerWriter {
 
 fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
     let mut conn: Option<Connection> = None;
+    let mut checkpoints = Some(Checkpointer::start(path.to_owned()));
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH
@@ -74,14 +75,24 @@ fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
         }
         let outcome = match &mut conn {
             Some(conn) => write_batch(conn, phones, &mut batch),
-            None => match open(path) {
+            None => match open(path, checkpoints.is_some()) {
                 Ok(opened) => write_batch(conn.insert(opened), phones, &mut batch),
                 Err(e) => Err(e),
             },
         };
         metrics::histogram!("ctihub_ledger_batch_events").record(batch.len() as f64);
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, events = batch.len(), "event writer: a batch could not be committed");
+        match &outcome {
+            Ok(()) => {
+                if checkpoints.as_ref().is_some_and(|c| !c.nudge()) {
+                    tracing::error!("the WAL checkpoint thread has stopped; the event writer checkpoints again");
+                    checkpoints = None;
+                    // A fresh connection, with SQLite's automatic checkpoints.
+                    conn = None;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), "event writer: a batch could not be committed")
+            }
         }
         for job in batch {
             let committed = match &outcome {
@@ -94,8 +105,9 @@ fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
 }
 
 /// The writer's own connection, set up like the pool's (`Store::connect`): durable commits,
-/// foreign keys, the same page cache.
-fn open(path: &Path) -> rusqlite::Result<Connection> {
+/// foreign keys, the same page cache. With a `Checkpointer` to do them, no checkpoints of its
+/// own.
+fn open(path: &Path, checkpointer: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -104,6 +116,9 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "cache_size", -8192)?;
     // Savepoints' statement journals in memory rather than in temporary files.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    if checkpointer {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -118,40 +133,6 @@ fn write_batch(conn: &mut Connection, phones: &PhoneNormalizer, batch: &mut [Job
         return Ok(());
     }
     in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Savepoints)).map(drop)
-}
-
-/// The calls a batch reported through [`CallLedger::publish_for_calls`], in order. Published
-/// just before the commit as one event per kind and recipients.
-///
-/// [`CallLedger::publish_for_calls`]: super::CallLedger::publish_for_calls
-#[derive(Default)]
-pub(crate) struct BatchNotices {
-    calls: Vec<(Notice, Id)>,
-}
-
-/// What one notice event is: its kind and who gets it (`None`: every agent).
-pub(crate) type Notice = (&'static str, Option<Vec<Id>>);
-
-impl BatchNotices {
-    /// Note `call_id` for `notice`; `true` when it is the notice's first call in the batch.
-    pub(crate) fn add(&mut self, notice: Notice, call_id: Id) -> bool {
-        let first = !self.calls.iter().any(|(n, _)| *n == notice);
-        self.calls.push((notice, call_id));
-        first
-    }
-
-    /// Each notice with its calls, once each, in the order they were first noted.
-    pub(crate) fn grouped(&self) -> Vec<(&Notice, Vec<Id>)> {
-        let mut grouped: Vec<(&Notice, Vec<Id>)> = Vec::new();
-        for (notice, call_id) in &self.calls {
-            match grouped.iter_mut().find(|(n, _)| *n == notice) {
-                Some((_, ids)) if ids.contains(call_id) => {}
-                Some((_, ids)) => ids.push(*call_id),
-                None => grouped.push((notice, vec![*call_id])),
-            }
-        }
-        grouped
-    }
 }
 
 /// Run `work` in a write transaction; commit when it returns `true`, else roll back.
@@ -195,14 +176,13 @@ fn run_jobs(
     isolation: Isolation,
 ) -> rusqlite::Result<bool> {
     let savepoints = isolation == Isolation::Savepoints;
-    let mut ids = BatchIds::read(conn)?;
-    let mut notices = BatchNotices::default();
+    let mut state = Batch::start(conn)?;
     for job in batch {
         if savepoints {
             conn.prepare_cached("SAVEPOINT job")?.execute([])?;
         }
-        let noted = notices.calls.len();
-        let mut ledger = SqliteLedger::new(conn, phones, &mut ids, &mut notices);
+        let noted = state.notices.calls.len();
+        let mut ledger = SqliteLedger::new(conn, phones, &mut state);
         // A panicking job counts as a failed one.
         let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut ledger))).unwrap_or(false);
         if !savepoints && !kept {
@@ -211,12 +191,12 @@ fn run_jobs(
         if savepoints {
             if !kept {
                 conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
-                notices.calls.truncate(noted);
+                state.notices.calls.truncate(noted);
             }
             conn.prepare_cached("RELEASE job")?.execute([])?;
         }
     }
-    SqliteLedger::new(conn, phones, &mut ids, &mut notices).publish_notices()?;
-    ids.write_back(conn)?;
+    SqliteLedger::new(conn, phones, &mut state).publish_notices()?;
+    state.ids.write_back(conn)?;
     Ok(true)
 }

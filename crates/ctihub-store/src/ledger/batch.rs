@@ -1,0 +1,70 @@
+//! What the SQLite ledger writer keeps for the length of one batch transaction.
+//!
+//! The writer holds SQLite's write lock from `BEGIN IMMEDIATE` to its commit, so nothing but the
+//! batch's own jobs changes the database meanwhile, and those write calls and hub events, never
+//! users. That is what lets ids be counted in memory and who-is-who be read once per batch.
+
+use std::collections::HashMap;
+
+use ctihub_domain::Id;
+
+use crate::CallerMatch;
+use crate::ids::BatchIds;
+
+/// One batch's running state, handed to every job's [`super::SqliteLedger`].
+pub(crate) struct Batch {
+    pub(crate) ids: BatchIds,
+    pub(crate) notices: BatchNotices,
+    pub(crate) users: BatchUsers,
+}
+
+impl Batch {
+    pub(crate) fn start(conn: &rusqlite::Connection) -> rusqlite::Result<Batch> {
+        Ok(Batch { ids: BatchIds::read(conn)?, notices: BatchNotices::default(), users: BatchUsers::default() })
+    }
+}
+
+/// Who-is-who lookups already made in this batch. Each event asks who its journal's audience is
+/// (the admins, the owners of its queue's number) and each ringing call who owns the line it
+/// rings on: a busy batch asks the same few questions for every event, and the answers cannot
+/// change before it commits.
+#[derive(Default)]
+pub(crate) struct BatchUsers {
+    /// Caller identification, by the number as the job asked.
+    pub(crate) callers: HashMap<String, Vec<CallerMatch>>,
+    pub(crate) admin_ids: Option<Vec<Id>>,
+}
+
+/// The calls a batch reported through [`CallLedger::publish_for_calls`], in order. Published
+/// just before the commit as one event per kind and recipients.
+///
+/// [`CallLedger::publish_for_calls`]: super::CallLedger::publish_for_calls
+#[derive(Default)]
+pub(crate) struct BatchNotices {
+    pub(crate) calls: Vec<(Notice, Id)>,
+}
+
+/// What one notice event is: its kind and who gets it (`None`: every agent).
+pub(crate) type Notice = (&'static str, Option<Vec<Id>>);
+
+impl BatchNotices {
+    /// Note `call_id` for `notice`; `true` when it is the notice's first call in the batch.
+    pub(crate) fn add(&mut self, notice: Notice, call_id: Id) -> bool {
+        let first = !self.calls.iter().any(|(n, _)| *n == notice);
+        self.calls.push((notice, call_id));
+        first
+    }
+
+    /// Each notice with its calls, once each, in the order they were first noted.
+    pub(crate) fn grouped(&self) -> Vec<(&Notice, Vec<Id>)> {
+        let mut grouped: Vec<(&Notice, Vec<Id>)> = Vec::new();
+        for (notice, call_id) in &self.calls {
+            match grouped.iter_mut().find(|(n, _)| *n == notice) {
+                Some((_, ids)) if ids.contains(call_id) => {}
+                Some((_, ids)) => ids.push(*call_id),
+                None => grouped.push((notice, vec![*call_id])),
+            }
+        }
+        grouped
+    }
+}
