@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ctihub_domain::cti::CtiConfig;
+use ctihub_domain::phone::PhoneNormalizer;
 use ctihub_store::{LedgerJob, SqliteLedger, StoreResult};
 use tokio::sync::oneshot;
 
@@ -19,6 +20,7 @@ pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEve
         .increment(1);
     let processed = match state.store.ledger_writer() {
         Some(writer) => {
+            read_numbers_ahead(state.store.phones(), &event);
             let (reply, answer) = oneshot::channel();
             writer.submit(Box::new(WriterJob { config, event, outcome: None, reply }));
             answer.await.map_err(|_| ApiError::internal("the event writer dropped an event"))??
@@ -27,6 +29,15 @@ pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEve
     };
     state.hub.announce(&processed.published);
     Ok(processed.decision)
+}
+
+/// Read the event's numbers here, on the request's thread, so that the one writer every event
+/// waits on finds them read (`phone::recent`): parsing a number it had not seen was a tenth of
+/// its time.
+fn read_numbers_ahead(phones: &PhoneNormalizer, event: &IncomingEvent) {
+    for number in [&event.signal.from, &event.signal.to] {
+        phones.key_and_pretty(number);
+    }
 }
 
 /// One event on the writer thread.
