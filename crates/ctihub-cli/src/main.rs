@@ -12,6 +12,13 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// mimalloc rather than the C library's allocator: a PBX event allocates and frees a few
+/// hundred small blocks across threads (request parsing on one, recording on the writer, the
+/// answer back on another), and glibc's malloc and free were a sixth of the server's time under
+/// ingest (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
