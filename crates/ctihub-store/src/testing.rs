@@ -22,6 +22,14 @@ impl TestStore {
         Store::connect(&self.location, &self.options, PhoneNormalizer::new(self.region)).await.expect("connect again")
     }
 
+    /// The database file, on SQLite.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &self.location {
+            DatabaseLocation::SqliteFile(path) => Some(path),
+            _ => None,
+        }
+    }
+
     /// The same database opened by a server configured with another default region.
     pub async fn reopen_in(&self, region: &str) -> Store {
         let region = Region::parse(region).expect("test region");

@@ -9,6 +9,7 @@
 mod batch;
 mod checkpoint;
 mod sqlite;
+mod sync;
 mod writer;
 
 use std::future::Future;

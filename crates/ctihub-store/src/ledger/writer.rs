@@ -4,8 +4,9 @@
 //! fsync. Committing each event alone caps ingest at a few hundred events a second, and through
 //! sqlx each of an event's statements is a round trip to a worker thread. So events queue here;
 //! the writer takes everything queued, records them in one transaction (a failing event undoes
-//! only its own writes), commits once, and only then lets each job answer its PBX.
-//! Under load a batch fills while the previous one syncs; alone, an event commits at once.
+//! only its own writes) and commits once; the `Syncer` lets each job answer its PBX once the
+//! commit is on disk, while the writer goes on with the next batch. Under load a batch fills
+//! while the previous one is recorded and synced; alone, an event commits at once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use rusqlite::Connection;
 use super::SqliteLedger;
 use super::batch::Batch;
 use super::checkpoint::Checkpointer;
+use super::sync::Syncer;
 use crate::{StoreError, StoreResult};
 
 /// Enough to empty the queue of a busy server in one commit, small enough that the first event
@@ -36,7 +38,7 @@ pub trait LedgerJob: Send + 'static {
     fn finish(self: Box<Self>, committed: StoreResult<()>);
 }
 
-type Job = Box<dyn LedgerJob>;
+pub(super) type Job = Box<dyn LedgerJob>;
 
 /// The handle jobs are queued through. The thread ends when the last handle is dropped.
 #[derive(Debug)]
@@ -66,12 +68,17 @@ impl LedgerWriter {
 fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
     let mut conn: Option<Connection> = None;
     let mut checkpoints = Some(Checkpointer::start(path.to_owned()));
+    let syncer = Syncer::start(path);
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH
             && let Ok(job) = jobs.try_recv()
         {
             batch.push(job);
+        }
+        if let Some(failure) = syncer.failure() {
+            answer_all(batch, Some(&failure));
+            continue;
         }
         let outcome = match &mut conn {
             Some(conn) => write_batch(conn, phones, &mut batch),
@@ -81,8 +88,9 @@ fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
             },
         };
         metrics::histogram!("ctihub_ledger_batch_events").record(batch.len() as f64);
-        match &outcome {
+        match outcome {
             Ok(()) => {
+                syncer.after_sync(batch);
                 if checkpoints.as_ref().is_some_and(|c| !c.nudge()) {
                     tracing::error!("the WAL checkpoint thread has stopped; the event writer checkpoints again");
                     checkpoints = None;
@@ -91,27 +99,31 @@ fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, events = batch.len(), "event writer: a batch could not be committed")
+                tracing::error!(error = %e, events = batch.len(), "event writer: a batch could not be committed");
+                answer_all(batch, Some(&e));
             }
-        }
-        for job in batch {
-            let committed = match &outcome {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Writer(e.to_string())),
-            };
-            job.finish(committed);
         }
     }
 }
 
-/// The writer's own connection, set up like the pool's (`Store::connect`): durable commits,
-/// foreign keys, the same page cache. With a `Checkpointer` to do them, no checkpoints of its
-/// own.
+/// Answer every job of a batch: durably committed (`None`), or not and why.
+pub(super) fn answer_all(batch: Vec<Job>, failure: Option<&dyn std::fmt::Display>) {
+    for job in batch {
+        job.finish(match failure {
+            None => Ok(()),
+            Some(why) => Err(StoreError::Writer(why.to_string())),
+        });
+    }
+}
+
+/// The writer's own connection, set up like the pool's (`Store::connect`): foreign keys, the
+/// same page cache. Commits are made durable by the `Syncer`, not inside `COMMIT`
+/// (`synchronous = NORMAL`); with a `Checkpointer` to do them, no checkpoints of its own.
 fn open(path: &Path, checkpointer: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -8192)?;
     // Savepoints' statement journals in memory rather than in temporary files.

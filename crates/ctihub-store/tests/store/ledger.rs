@@ -208,3 +208,33 @@ async fn the_first_call_of_a_batch_starts_its_notice_and_the_others_join_it() {
         ]
     );
 }
+
+#[tokio::test]
+async fn once_the_log_cannot_be_synced_no_event_is_answered_as_stored() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    let create = |name: &'static str| -> Work {
+        Box::new(move |ledger| {
+            now(async {
+                let data = CallData::new(Direction::Inbound, "+1 513 555 7611", "+18005550100", 1_000);
+                Ok(Some(ledger.create_call(&data, &[ExternalRef::new("zammad", name)], &event("newCall")).await?))
+            })
+        })
+    };
+    submit(store, create("synced")).await.unwrap().0.expect("stored and synced");
+
+    // The write-ahead log's file gone: SQLite goes on writing to its open handle, but nothing
+    // can be synced any more.
+    let mut log = test.sqlite_path().unwrap().as_os_str().to_owned();
+    log.push("-wal");
+    std::fs::remove_file(&log).unwrap();
+    let (committed, _) = submit(store, create("unsynced")).await.unwrap();
+    let refused = committed.expect_err("an event that is not on disk is not answered as stored");
+    assert!(refused.to_string().contains("could not be synced to disk"), "{refused}");
+
+    // A file of that name again does not make the log trustworthy: the failure is final.
+    std::fs::File::create(&log).unwrap();
+    let (committed, outcome) = submit(store, create("later")).await.unwrap();
+    assert!(committed.is_err());
+    assert!(outcome.is_none(), "nothing more is recorded");
+}
