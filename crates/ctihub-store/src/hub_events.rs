@@ -18,6 +18,7 @@ use sqlx::postgres::PgListener;
 
 use crate::ids::next_id;
 use crate::json::{from_text, to_text};
+use crate::purge::Stored;
 use crate::reader::InOrder;
 use crate::{Backend, Store, StoreResult, on_pool};
 
@@ -230,13 +231,7 @@ impl Store {
 
     /// Delete hub events older than `cutoff`; consoles only replay what they missed recently.
     pub async fn purge_hub_events_before(&self, cutoff: Millis) -> StoreResult<u64> {
-        Ok(on_pool!(self, |pool, PG| {
-            sqlx::query("DELETE FROM hub_events WHERE created_at < $1")
-                .bind(cutoff)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }))
+        self.purge_stored_before(Stored::HubEvents, cutoff).await
     }
 
     /// On PostgreSQL, a dedicated connection listening for hub announcements; `None` on SQLite,

@@ -10,6 +10,7 @@ use ctihub_domain::time::{Millis, now_millis};
 use ctihub_domain::user::User;
 
 use crate::caller_index::CallerMatch;
+use crate::purge::Stored;
 use crate::sql::{Param, bind_params, placeholders};
 use crate::users::UserRow;
 use crate::{Store, StoreError, StoreResult, on_pool};
@@ -134,11 +135,11 @@ impl Store {
     /// integration that reports old calls (a TPE import, a late voicemail) must not see them
     /// vanish at once.
     pub async fn purge_calls_before(&self, cutoff: Millis) -> StoreResult<u64> {
-        Ok(on_pool!(self, |pool, PG| {
-            // Events that never found their call go with the calls of their time.
+        // Events that never found their call go with the calls of their time.
+        on_pool!(self, |pool, PG| {
             sqlx::query("DELETE FROM parked_call_events WHERE received_at < $1").bind(cutoff).execute(pool).await?;
-            sqlx::query("DELETE FROM calls WHERE created_at < $1").bind(cutoff).execute(pool).await?.rows_affected()
-        }))
+        });
+        self.purge_stored_before(Stored::Calls, cutoff).await
     }
 
     /// Identify many caller-index keys in one query: key → matches, known before maybe, newest

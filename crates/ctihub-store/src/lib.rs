@@ -28,6 +28,7 @@ mod organizations;
 mod owner_index;
 mod parked_events;
 mod phone_index;
+mod purge;
 mod reader;
 pub mod search;
 mod sessions;

@@ -238,3 +238,29 @@ async fn once_the_log_cannot_be_synced_no_event_is_answered_as_stored() {
     assert!(committed.is_err());
     assert!(outcome.is_none(), "nothing more is recorded");
 }
+
+#[tokio::test]
+async fn a_purge_goes_on_past_its_first_chunk_and_keeps_what_came_after() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    // More hub events than one chunk of the purge deletes, in one batch.
+    let finished = submit(
+        store,
+        Box::new(|ledger| {
+            now(async {
+                for n in 0..4_500 {
+                    ledger.publish_hub_event_once("incoming_call", Some(&[7]), &json!({"n": n}), None).await?;
+                }
+                Ok(None)
+            })
+        }),
+    );
+    finished.await.unwrap().0.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let kept = store.publish_hub_event("incoming_call", Some(&[7]), &json!({"n": "kept"})).await.unwrap();
+
+    assert_eq!(store.purge_hub_events_before(kept.created_at).await.unwrap(), 4_500);
+    assert_eq!(store.hub_events_after(0, 10).await.unwrap(), vec![kept.clone()]);
+    assert_eq!(store.purge_hub_events_before(kept.created_at).await.unwrap(), 0, "nothing left before the cutoff");
+    assert_eq!(store.purge_hub_events_before(kept.created_at + 1).await.unwrap(), 1, "nothing stored after: all go");
+}
