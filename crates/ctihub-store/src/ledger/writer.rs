@@ -67,7 +67,7 @@ impl LedgerWriter {
 
 fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
     let mut conn: Option<Connection> = None;
-    let mut checkpoints = Some(Checkpointer::start(path.to_owned()));
+    let mut checkpoints = Some(Checkpointer::start(path));
     let syncer = Syncer::start(path);
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
