@@ -70,8 +70,21 @@ impl Store {
         let CallerNumber::Number(key) = self.phones.normalize(number) else {
             return Ok(Vec::new());
         };
+        if let Some(reader) = &self.reader {
+            return reader.read(move |conn| identify_on(conn, key.as_str())).await;
+        }
         let rows: Vec<MatchRow> =
             on_pool!(self, |pool, PG| sqlx::query_as(IDENTIFY_SQL).bind(key.as_str()).fetch_all(pool).await?);
         rows.into_iter().map(|row| caller_match(&row.level, row.user)).collect()
     }
+}
+
+/// [`IDENTIFY_SQL`] on an SQLite connection of our own: the reader's, or the ledger writer's
+/// inside its batch. Through sqlx each of the up to twenty user rows was handed over on its own.
+pub(crate) fn identify_on(conn: &rusqlite::Connection, key: &str) -> StoreResult<Vec<CallerMatch>> {
+    let mut query = conn.prepare_cached(IDENTIFY_SQL)?;
+    let rows = query
+        .query_map([key], |row| Ok((row.get::<_, String>(0)?, UserRow::from_sqlite_at(row, 1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(|(level, user)| caller_match(&level, user)).collect()
 }

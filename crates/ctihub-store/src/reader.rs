@@ -15,19 +15,26 @@ use rusqlite::Connection;
 
 use crate::{StoreError, StoreResult};
 
-/// Connections kept open between reads; more are opened when reads overlap, then closed. Each
-/// holds SQLite's default 2 MiB page cache.
-const KEPT: usize = 2;
+/// Reads that run at once, each on a connection kept open for the next. More wait their turn:
+/// under load every ringing call identifies its caller here, and opening a connection for each
+/// read that overlapped others cost more than the read. Each holds SQLite's default 2 MiB page
+/// cache.
+const CONNECTIONS: usize = 4;
 
 #[derive(Debug)]
 pub(crate) struct SqliteReader {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl SqliteReader {
     pub(crate) fn new(path: PathBuf) -> Arc<SqliteReader> {
-        Arc::new(SqliteReader { path, idle: Mutex::default() })
+        Arc::new(SqliteReader {
+            path,
+            idle: Mutex::default(),
+            turns: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)),
+        })
     }
 
     /// Run `work` on a reader connection, off the async threads.
@@ -36,14 +43,14 @@ impl SqliteReader {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        let turn = self.turns.clone().acquire_owned().await.expect("the reader's semaphore is never closed");
         let reader = self.clone();
         let read = tokio::task::spawn_blocking(move || {
             let conn = reader.connection()?;
             let out = work(&conn);
-            let mut idle = reader.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < KEPT {
-                idle.push(conn);
-            }
+            reader.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+            // Held until the connection is back, even when the caller stopped waiting.
+            drop(turn);
             out
         });
         match read.await {

@@ -106,7 +106,7 @@ impl CommitProbe {
         }
         let connection = connection.as_ref()?;
         let asked = (|| {
-            let version: i64 = connection.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+            let version: i64 = connection.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
             if cached(version) {
                 return Ok(Probed { version, text: None });
             }

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql};
 
 use super::CallLedger;
 use super::batch::Batch;
-use crate::caller_index::{IDENTIFY_SQL, caller_match};
+use crate::caller_index::identify_on;
 use crate::calls::{
     CALL_COLUMNS, CALL_REFS_SQL, CallRow, FIND_REF_SQL, INSERT_CALL_SQL, INSERT_EVENT_SQL, INSERT_REF_SQL,
 };
@@ -278,15 +278,7 @@ impl CallLedger for SqliteLedger<'_> {
             return Ok(known.clone());
         }
         let matches = match self.phones.normalize(number) {
-            CallerNumber::Number(key) => {
-                let mut query = self.conn.prepare_cached(IDENTIFY_SQL)?;
-                let rows = query
-                    .query_map(numbered![key.as_str()], |row| {
-                        Ok((row.get::<_, String>(0)?, UserRow::from_sqlite_at(row, 1)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                rows.into_iter().map(|(level, user)| caller_match(&level, user)).collect::<StoreResult<Vec<_>>>()?
-            }
+            CallerNumber::Number(key) => identify_on(self.conn, key.as_str())?,
             _ => Vec::new(),
         };
         self.batch.users.callers.insert(number.to_owned(), matches.clone());

@@ -134,3 +134,24 @@ async fn changing_the_default_region_rekeys_everything_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn many_identifications_at_once_all_answer() {
+    // More at once than an SQLite file's reader has connections: the rest wait their turn.
+    on_each_backend("US", async |store| {
+        let user = store.create_user(caller("Busy line", &[(PhoneKind::Phone, "+1 513 555 7611")])).await.unwrap();
+        let lookups = (0..50).map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let spelling = if n % 2 == 0 { "513-555-7611" } else { "+1 513 555 7612" };
+                (n, store.identify_caller(spelling).await.unwrap())
+            })
+        });
+        for lookup in futures::future::join_all(lookups).await {
+            let (n, found) = lookup.unwrap();
+            let expected = if n % 2 == 0 { vec![user.id] } else { vec![] };
+            assert_eq!(found.iter().map(|m| m.user.id).collect::<Vec<_>>(), expected, "lookup {n}");
+        }
+    })
+    .await;
+}
