@@ -323,6 +323,13 @@ impl Store {
         Some(slot.writer.get_or_init(|| LedgerWriter::start(slot.path.clone(), self.phones)))
     }
 
+    /// Why PBX events cannot be stored although the database answers, for `/healthz`: the
+    /// SQLite writer could not sync its log (see `ledger::sync`). `None` while it can, and
+    /// before it was first used.
+    pub fn ledger_failure(&self) -> Option<StoreError> {
+        self.writer.as_deref()?.writer.get()?.failure()
+    }
+
     /// A round trip to the database, for `/healthz`.
     pub async fn ping(&self) -> StoreResult<()> {
         on_pool!(self, |pool, PG| {

@@ -14,15 +14,19 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics))
 }
 
-/// 200 only when the database answers: a node that cannot reach it should leave the pool.
+/// 200 only when the database answers and PBX events can be stored: a node that cannot should
+/// leave the pool, and its operator should see why.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})))
-        }
+    if let Err(e) = state.store.ping().await {
+        tracing::error!(error = %e, "health check: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})));
     }
+    if let Some(e) = state.store.ledger_failure() {
+        tracing::error!(error = %e, "health check: call events cannot be stored");
+        let body = json!({"status": "unavailable", "database": "ok", "events": e.to_string()});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    (StatusCode::OK, Json(json!({"status": "ok"})))
 }
 
 async fn metrics() -> impl IntoResponse {

@@ -35,13 +35,13 @@ pub(super) struct Syncer {
 }
 
 impl Syncer {
-    /// Sync the write-ahead log of the SQLite database at `database`.
-    pub(super) fn start(database: &Path) -> Syncer {
+    /// Sync the write-ahead log of the SQLite database at `database`; `failed` is set for
+    /// good when a sync fails (the writer's handle shows it to `/healthz`).
+    pub(super) fn start(database: &Path, failed: Arc<AtomicBool>) -> Syncer {
         let mut log = database.as_os_str().to_owned();
         log.push("-wal");
         let log = PathBuf::from(log);
         let (committed, batches) = channel();
-        let failed = Arc::new(AtomicBool::new(false));
         let failed_here = failed.clone();
         std::thread::Builder::new()
             .name("ctihub-sync".into())
@@ -65,7 +65,7 @@ impl Syncer {
     }
 }
 
-fn sync_failed() -> StoreError {
+pub(super) fn sync_failed() -> StoreError {
     StoreError::Writer("the event log could not be synced to disk; restart ctihub".into())
 }
 

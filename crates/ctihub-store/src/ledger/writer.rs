@@ -10,6 +10,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
@@ -19,7 +21,7 @@ use rusqlite::Connection;
 use super::SqliteLedger;
 use super::batch::Batch;
 use super::checkpoint::Checkpointer;
-use super::sync::Syncer;
+use super::sync::{Syncer, sync_failed};
 use crate::{StoreError, StoreResult};
 
 /// Enough to empty the queue of a busy server in one commit, small enough that the first event
@@ -44,17 +46,27 @@ pub(super) type Job = Box<dyn LedgerJob>;
 #[derive(Debug)]
 pub struct LedgerWriter {
     queue: Sender<Job>,
+    /// Set for good once the log could not be synced (see `super::sync`).
+    sync_failed: Arc<AtomicBool>,
 }
 
 impl LedgerWriter {
     /// Start the writer thread for the SQLite database at `path` (already migrated).
     pub(crate) fn start(path: PathBuf, phones: PhoneNormalizer) -> LedgerWriter {
         let (queue, jobs) = channel();
+        let sync_failed = Arc::new(AtomicBool::new(false));
+        let syncer_failed = sync_failed.clone();
         std::thread::Builder::new()
             .name("ctihub-writer".into())
-            .spawn(move || write_batches(&path, &phones, &jobs))
+            .spawn(move || write_batches(&path, &phones, &jobs, syncer_failed))
             .expect("the operating system starts a thread");
-        LedgerWriter { queue }
+        LedgerWriter { queue, sync_failed }
+    }
+
+    /// Why no event can be stored any more, once that is so: a failed sync of the log is
+    /// final until ctihub restarts.
+    pub fn failure(&self) -> Option<StoreError> {
+        self.sync_failed.load(Ordering::Acquire).then(sync_failed)
     }
 
     /// Queue `job`; it is finished (answered) in every case, with an error if the writer is gone.
@@ -65,10 +77,10 @@ impl LedgerWriter {
     }
 }
 
-fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>) {
+fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>, sync_failed: Arc<AtomicBool>) {
     let mut conn: Option<Connection> = None;
     let mut checkpoints = Some(Checkpointer::start(path));
-    let syncer = Syncer::start(path);
+    let syncer = Syncer::start(path, sync_failed);
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH

@@ -222,6 +222,7 @@ async fn once_the_log_cannot_be_synced_no_event_is_answered_as_stored() {
         })
     };
     submit(store, create("synced")).await.unwrap().0.expect("stored and synced");
+    assert!(store.ledger_failure().is_none());
 
     // The write-ahead log's file gone: SQLite goes on writing to its open handle, but nothing
     // can be synced any more.
@@ -231,6 +232,8 @@ async fn once_the_log_cannot_be_synced_no_event_is_answered_as_stored() {
     let (committed, _) = submit(store, create("unsynced")).await.unwrap();
     let refused = committed.expect_err("an event that is not on disk is not answered as stored");
     assert!(refused.to_string().contains("could not be synced to disk"), "{refused}");
+    let shown = store.ledger_failure().expect("the health check is told");
+    assert!(shown.to_string().contains("restart ctihub"), "{shown}");
 
     // A file of that name again does not make the log trustworthy: the failure is final.
     std::fs::File::create(&log).unwrap();

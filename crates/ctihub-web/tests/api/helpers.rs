@@ -24,6 +24,11 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The database file, on SQLite.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.database.sqlite_path()
+    }
+
     /// A user with a password (hashed like production) and, for convenience, an API token.
     pub async fn user(&self, role: Role, email: &str, password: &str) -> (ctihub_domain::user::User, String) {
         let mut new = NewUser::new(role, email.split('@').next().unwrap_or("user"));

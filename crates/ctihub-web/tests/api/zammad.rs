@@ -488,3 +488,28 @@ async fn the_notify_map_limits_each_agents_caller_log() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_health_check_fails_once_events_cannot_be_made_durable() {
+    on_each_app(async |app| {
+        let url = app.enable_cti(|_| {}).await;
+        let new_call = |id: &str| format!("event=newCall&from=5135557611&to=8005550100&direction=in&callId={id}");
+        assert_eq!(app.push(&url, &new_call("1")).await, (200, json!({})));
+        let health = |app: &TestApp| app.client.get(app.url("/healthz")).send();
+        assert_eq!(health(app).await.unwrap().status(), 200);
+        // On PostgreSQL each event is its own transaction: the server syncs, there is no log here.
+        let Some(database) = app.sqlite_path() else { return };
+        let mut log = database.as_os_str().to_owned();
+        log.push("-wal");
+        std::fs::remove_file(&log).unwrap();
+
+        let (status, body) = app.push(&url, &new_call("2")).await;
+        assert_eq!(status, 500, "{body}");
+        let answer = health(app).await.unwrap();
+        assert_eq!(answer.status(), 503);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["database"], "ok");
+        assert!(body["events"].as_str().unwrap().contains("restart ctihub"), "{body}");
+    })
+    .await;
+}
