@@ -56,10 +56,10 @@ pub struct CallerMatch {
 }
 
 #[derive(sqlx::FromRow)]
-struct MatchRow {
-    level: String,
+pub(crate) struct MatchRow {
+    pub(crate) level: String,
     #[sqlx(flatten)]
-    user: UserRow,
+    pub(crate) user: UserRow,
 }
 
 impl Store {

@@ -23,7 +23,8 @@ pub(crate) const CALL_COLUMNS: &str = "id, direction, state, from_line, to_line,
      time_to_answer, talk_time, hold_time, wait_time, wrap_up_time, queue_time, recording_url, transcript, done, \
      comment, details, created_at, updated_at";
 
-const REF_CONFLICT: &[(&str, &str, &str)] = &[("call_refs", "external_id", "is already used by another call")];
+pub(crate) const REF_CONFLICT: &[(&str, &str, &str)] =
+    &[("call_refs", "external_id", "is already used by another call")];
 
 // The SQL of recording call events, shared with the SQLite ledger writer (`crate::ledger`).
 // Call data binds in `CALL_COLUMNS` order after the id, then the customer key and the time.
@@ -220,6 +221,7 @@ macro_rules! insert_event {
         id
     }};
 }
+pub(crate) use insert_event;
 
 /// Bind every `CallData` column after `id`, in `CALL_COLUMNS` order, plus the customer key.
 macro_rules! bind_call_data {
@@ -257,9 +259,10 @@ macro_rules! bind_call_data {
             .bind($customer_key)
     };
 }
+pub(crate) use bind_call_data;
 
 impl Store {
-    fn customer_key(&self, data: &CallData) -> Option<String> {
+    pub(crate) fn customer_key(&self, data: &CallData) -> Option<String> {
         self.phones.normalize(data.customer_line()).key().map(|k| k.as_str().to_owned())
     }
 

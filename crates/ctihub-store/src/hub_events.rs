@@ -26,7 +26,7 @@ use crate::{Backend, Store, StoreResult, on_pool};
 pub const HUB_CHANNEL: &str = "ctihub_events";
 
 /// The transaction-level advisory lock that orders hub event ids by commit ("ctihubev").
-const PUBLISH_LOCK: i64 = 0x6374_6968_7562_6576;
+pub(crate) const PUBLISH_LOCK: i64 = 0x6374_6968_7562_6576;
 
 /// A once-keyed event is stored only if its key is new; `RETURNING` then names its id.
 pub(crate) const INSERT_HUB_EVENT_SQL: &str = "INSERT INTO hub_events (id, kind, recipients, payload, created_at, once_key) \

@@ -59,7 +59,7 @@ pub use durability::Durability;
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
 pub use journal::JournalFilter;
-pub use ledger::{CallLedger, LedgerJob, LedgerWriter, SqliteLedger};
+pub use ledger::{CallLedger, LedgerJob, LedgerWriter, PgLedger, SqliteLedger};
 pub use phone_index::RekeyReport;
 pub use sessions::ConsoleSession;
 pub use tokens::ApiToken;

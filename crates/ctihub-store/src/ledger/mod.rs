@@ -8,11 +8,13 @@
 
 mod batch;
 mod checkpoint;
+mod postgres;
 mod sqlite;
 mod sync;
 mod writer;
 
 use std::future::Future;
+use std::sync::LazyLock;
 
 use ctihub_domain::Id;
 use ctihub_domain::call::{Call, CallData, CallState, ExternalRef, NewCallEvent};
@@ -20,9 +22,18 @@ use ctihub_domain::phone::PhoneNormalizer;
 use ctihub_domain::time::Millis;
 use ctihub_domain::user::User;
 
+pub use self::postgres::PgLedger;
 pub use self::sqlite::SqliteLedger;
 pub use self::writer::{LedgerJob, LedgerWriter};
+use crate::calls::CALL_COLUMNS;
+use crate::users::USER_COLUMNS;
 use crate::{CallerMatch, HubEvent, Presence, Store, StoreError, StoreResult};
+
+// The ledgers' own reads of one row; the pool builds these with other conditions.
+static CALL_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"));
+static USER_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+static USER_BY_AGENT_ID_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE agent_id = $1 ORDER BY id LIMIT 1"));
 
 /// The reads and writes of recording a call event. Every future is `Send`, so the pipeline can
 /// run in a request handler as well as on the writer thread.

@@ -12,8 +12,8 @@ use ctihub_domain::user::User;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
-use super::CallLedger;
 use super::batch::Batch;
+use super::{CALL_BY_ID_SQL, CallLedger, USER_BY_AGENT_ID_SQL, USER_BY_ID_SQL};
 use crate::caller_index::identify_on;
 use crate::calls::{
     CALL_COLUMNS, CALL_REFS_SQL, CallRow, FIND_REF_SQL, INSERT_CALL_SQL, INSERT_EVENT_SQL, INSERT_REF_SQL,
@@ -22,13 +22,8 @@ use crate::hub_events::{INSERT_HUB_EVENT_SQL, PRESENCE_SQL};
 use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
 use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};
-use crate::users::{ACTIVE_ADMINS_SQL, ACTIVE_STAFF_SQL, USER_COLUMNS, UserRow};
+use crate::users::{ACTIVE_ADMINS_SQL, ACTIVE_STAFF_SQL, UserRow};
 use crate::{CallerMatch, HubEvent, Presence, StoreError, StoreResult};
-
-static CALL_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"));
-static USER_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
-static USER_BY_AGENT_ID_SQL: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE agent_id = $1 ORDER BY id LIMIT 1"));
 
 /// `$1` … `$40`, for binding by name.
 static PARAMETER_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| (1..=40).map(|n| format!("${n}")).collect());

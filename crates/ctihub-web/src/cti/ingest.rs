@@ -1,7 +1,7 @@
 //! Where a CTI event is handed over to be recorded. On an SQLite file it queues for the ledger
-//! writer, which records many events per commit; on PostgreSQL (and in memory) it is recorded
-//! right here, each write its own transaction, as other nodes record theirs. Either way the
-//! answer waits until the event is committed, and the hub is woken only then.
+//! writer, which records many events per commit; on PostgreSQL it is recorded right here in a
+//! transaction of its own, as other nodes record theirs. Either way the answer waits until the
+//! event is committed, and the hub is woken only then.
 
 use std::sync::Arc;
 
@@ -25,7 +25,15 @@ pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEve
             writer.submit(Box::new(WriterJob { config, event, outcome: None, reply }));
             answer.await.map_err(|_| ApiError::internal("the event writer dropped an event"))??
         }
-        None => process(&mut state.store.clone(), &config, event).await?,
+        None => match state.store.begin_pg_ledger().await? {
+            Some(mut ledger) => {
+                let processed = process(&mut ledger, &config, event).await?;
+                ledger.commit().await?;
+                processed
+            }
+            // An in-memory database (tests): straight on its pool.
+            None => process(&mut state.store.clone(), &config, event).await?,
+        },
     };
     state.hub.announce(&processed.published);
     Ok(processed.decision)
