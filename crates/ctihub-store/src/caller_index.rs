@@ -71,7 +71,7 @@ impl Store {
             return Ok(Vec::new());
         };
         if let Some(reader) = &self.reader {
-            return reader.read(move |conn| identify_on(conn, key.as_str())).await;
+            return reader.read_here(|conn| identify_on(conn, key.as_str())).await;
         }
         let rows: Vec<MatchRow> =
             on_pool!(self, |pool, PG| sqlx::query_as(IDENTIFY_SQL).bind(key.as_str()).fetch_all(pool).await?);

@@ -56,9 +56,8 @@ impl Store {
         // round trips to sqlx's worker thread were most of an identification request's time.
         let row: Option<UserRow> = match &self.reader {
             Some(reader) => {
-                let token_hash = token_hash.to_owned();
                 reader
-                    .read(move |conn| {
+                    .read_here(|conn| {
                         let mut query = conn.prepare_cached(&TOKEN_USER_SQL)?;
                         Ok(query.query_row([token_hash], |row| UserRow::from_sqlite_at(row, 0)).optional()?)
                     })
