@@ -261,6 +261,34 @@ macro_rules! bind_call_data {
 }
 pub(crate) use bind_call_data;
 
+/// Insert a new call with its source ids and first event (an `Option`), and adopt the events
+/// parked under those ids: `insert_call!(tx, PG, data, customer_key, refs, first_event, now)`
+/// is the new call's id. A source id already taken is [`StoreError::Conflict`].
+macro_rules! insert_call {
+    ($tx:expr, $pg:expr, $data:expr, $customer_key:expr, $refs:expr, $first_event:expr, $now:expr) => {{
+        let id = next_id!($tx, $pg);
+        let insert = sqlx::query($crate::calls::INSERT_CALL_SQL).bind(id);
+        bind_call_data!(insert, $data, $customer_key).bind($now).execute(&mut *$tx).await?;
+        for r in $refs {
+            sqlx::query($crate::calls::INSERT_REF_SQL)
+                .bind(&r.source)
+                .bind(&r.external_id)
+                .bind(id)
+                .execute(&mut *$tx)
+                .await
+                .map_err(|e| $crate::error::map_unique(e, $crate::calls::REF_CONFLICT))?;
+        }
+        if let Some(event) = $first_event {
+            insert_event!($tx, $pg, id, event, $now);
+        }
+        for r in $refs {
+            adopt_parked_events!($tx, id, r);
+        }
+        id
+    }};
+}
+pub(crate) use insert_call;
+
 impl Store {
     pub(crate) fn customer_key(&self, data: &CallData) -> Option<String> {
         self.phones.normalize(data.customer_line()).key().map(|k| k.as_str().to_owned())
@@ -278,24 +306,7 @@ impl Store {
         let customer_key = self.customer_key(data);
         let id = on_pool!(self, |pool, PG| {
             let mut tx = crate::begin_write!(pool, PG);
-            let id = next_id!(tx, PG);
-            let insert = sqlx::query(INSERT_CALL_SQL).bind(id);
-            bind_call_data!(insert, data, &customer_key).bind(now).execute(&mut *tx).await?;
-            for r in refs {
-                sqlx::query(INSERT_REF_SQL)
-                    .bind(&r.source)
-                    .bind(&r.external_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| map_unique(e, REF_CONFLICT))?;
-            }
-            if let Some(event) = first_event {
-                insert_event!(tx, PG, id, event, now);
-            }
-            for r in refs {
-                adopt_parked_events!(tx, id, r);
-            }
+            let id = insert_call!(tx, PG, data, &customer_key, refs, first_event, now);
             tx.commit().await?;
             id
         });

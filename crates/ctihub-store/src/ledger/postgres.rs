@@ -22,11 +22,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{CALL_BY_ID_SQL, CallLedger, USER_BY_AGENT_ID_SQL, USER_BY_ID_SQL};
 use crate::caller_index::{IDENTIFY_SQL, MatchRow, caller_match};
-use crate::calls::{
-    CALL_REFS_SQL, CallRow, FIND_REF_SQL, INSERT_CALL_SQL, INSERT_REF_SQL, REF_CONFLICT, UPDATE_CALL_SQL,
-    bind_call_data, insert_event,
-};
-use crate::error::map_unique;
+use crate::calls::{CALL_REFS_SQL, CallRow, FIND_REF_SQL, UPDATE_CALL_SQL, bind_call_data, insert_call, insert_event};
 use crate::hub_events::{HUB_CHANNEL, INSERT_HUB_EVENT_SQL, PRESENCE_SQL, PUBLISH_LOCK};
 use crate::ids::next_id;
 use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
@@ -72,26 +68,8 @@ impl PgLedger {
         let now = now_millis();
         let customer_key = self.store.customer_key(data);
         let mut attempt = sqlx::Acquire::begin(&mut *self.tx).await?;
-        let written: StoreResult<Id> = async {
-            let id = next_id!(attempt, true);
-            let insert = sqlx::query(INSERT_CALL_SQL).bind(id);
-            bind_call_data!(insert, data, &customer_key).bind(now).execute(&mut *attempt).await?;
-            for r in refs {
-                sqlx::query(INSERT_REF_SQL)
-                    .bind(&r.source)
-                    .bind(&r.external_id)
-                    .bind(id)
-                    .execute(&mut *attempt)
-                    .await
-                    .map_err(|e| map_unique(e, REF_CONFLICT))?;
-            }
-            insert_event!(attempt, true, id, event, now);
-            for r in refs {
-                adopt_parked_events!(attempt, id, r);
-            }
-            Ok(id)
-        }
-        .await;
+        let written: StoreResult<Id> =
+            async { Ok(insert_call!(attempt, true, data, &customer_key, refs, Some(event), now)) }.await;
         match written {
             Ok(id) => {
                 attempt.commit().await?;
