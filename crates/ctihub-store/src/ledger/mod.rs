@@ -27,7 +27,7 @@ pub use self::sqlite::SqliteLedger;
 pub use self::writer::{LedgerJob, LedgerWriter};
 use crate::calls::CALL_COLUMNS;
 use crate::users::USER_COLUMNS;
-use crate::{CallerMatch, HubEvent, Presence, Store, StoreError, StoreResult};
+use crate::{CallerMatch, Presence, Store, StoreError, StoreResult};
 
 // The ledgers' own reads of one row; the pool builds these with other conditions.
 static CALL_BY_ID_SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"));
@@ -106,15 +106,15 @@ pub trait CallLedger: Send {
         call_id: Id,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Store a hub event unless one with `once_key` exists (`None` then). Consoles get it once the
-    /// write commits and the hub is woken.
+    /// Store a hub event unless one with `once_key` exists; `true` when it is stored (to count
+    /// and deliver once committed). Consoles get it once the write commits and the hub is woken.
     fn publish_hub_event_once(
         &mut self,
         kind: &str,
         recipients: Option<&[Id]>,
         payload: &serde_json::Value,
         once_key: Option<&str>,
-    ) -> impl Future<Output = StoreResult<Option<HubEvent>>> + Send;
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Straight on the pool: each write its own transaction, as every other API call writes.
@@ -198,7 +198,7 @@ impl CallLedger for Store {
         recipients: Option<&[Id]>,
         payload: &serde_json::Value,
         once_key: Option<&str>,
-    ) -> StoreResult<Option<HubEvent>> {
-        Store::publish_hub_event_once(self, kind, recipients, payload, once_key).await
+    ) -> StoreResult<bool> {
+        Ok(Store::publish_hub_event_once(self, kind, recipients, payload, once_key).await?.is_some())
     }
 }

@@ -23,7 +23,7 @@ use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
 use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};
 use crate::users::{ACTIVE_ADMINS_SQL, ACTIVE_STAFF_SQL, UserRow};
-use crate::{CallerMatch, HubEvent, Presence, StoreError, StoreResult};
+use crate::{CallerMatch, Presence, StoreError, StoreResult};
 
 /// `$1` … `$40`, for binding by name.
 static PARAMETER_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| (1..=40).map(|n| format!("${n}")).collect());
@@ -332,9 +332,8 @@ impl CallLedger for SqliteLedger<'_> {
         recipients: Option<&[Id]>,
         payload: &serde_json::Value,
         once_key: Option<&str>,
-    ) -> StoreResult<Option<HubEvent>> {
-        let inserted = self.insert_hub_event(kind, recipients, payload, once_key)?;
-        Ok(inserted.map(|(id, now)| HubEvent::stored(id, kind, recipients, payload, now)))
+    ) -> StoreResult<bool> {
+        Ok(self.insert_hub_event(kind, recipients, payload, once_key)?.is_some())
     }
 
     async fn publish_for_calls(

@@ -105,10 +105,7 @@ pub async fn process(
             if !recipients.is_empty() {
                 let payload = incoming_call_payload(ledger.phones(), &call);
                 let once = format!("incoming_call:{}", call.id);
-                if ledger
-                    .publish_hub_event_once(kinds::INCOMING_CALL, Some(&recipients), &payload, Some(&once))
-                    .await?
-                    .is_some()
+                if ledger.publish_hub_event_once(kinds::INCOMING_CALL, Some(&recipients), &payload, Some(&once)).await?
                 {
                     processed.published.push(kinds::INCOMING_CALL);
                 }
@@ -118,8 +115,7 @@ pub async fn process(
             if let Some(agent) = call.data.agent_id {
                 let pop = screen_pop(ledger, config, &call, &event.signal.from).await?;
                 let once = format!("screen_pop:{}", call.id);
-                if ledger.publish_hub_event_once(kinds::SCREEN_POP, Some(&[agent]), &pop, Some(&once)).await?.is_some()
-                {
+                if ledger.publish_hub_event_once(kinds::SCREEN_POP, Some(&[agent]), &pop, Some(&once)).await? {
                     processed.published.push(kinds::SCREEN_POP);
                 }
             }
