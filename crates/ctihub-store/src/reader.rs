@@ -1,11 +1,13 @@
-//! Bulk reads on an SQLite file, through rusqlite.
+//! Bulk reads and hot point reads on an SQLite file, through rusqlite.
 //!
 //! sqlx runs an SQLite connection on a worker thread and hands each row of a result over to the
 //! async side on its own. For a page that reads many rows (a journal page reads 300 calls and
 //! their references, their callers and every agent) that hand-over was most of the page's time.
 //! Reads of that kind run here instead: on a blocking thread, on a connection of our own, with
-//! the pool's own SQL. Small reads stay on the pool. A reader sees what is committed, like a
-//! pooled connection (WAL: readers never wait for the writer).
+//! the pool's own SQL. The point reads every request of a kind makes (the user behind an API
+//! token, the users behind a number) run here too, on the request's own thread. Other small
+//! reads stay on the pool. A reader sees what is committed, like a pooled connection (WAL:
+//! readers never wait for the writer).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -1,12 +1,11 @@
 //! API tokens. Only a SHA-256 of each token is stored; the web crate hashes what a client sends
 //! and looks the hash up, so a leaked database does not leak usable tokens.
 
+use std::sync::LazyLock;
+
 use ctihub_domain::Id;
 use ctihub_domain::time::now_millis;
 use ctihub_domain::user::User;
-
-use std::sync::LazyLock;
-
 use rusqlite::OptionalExtension;
 
 use crate::ids::next_id;
