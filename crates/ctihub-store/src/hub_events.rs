@@ -32,6 +32,34 @@ pub(crate) const PUBLISH_LOCK: i64 = 0x6374_6968_7562_6576;
 pub(crate) const INSERT_HUB_EVENT_SQL: &str = "INSERT INTO hub_events (id, kind, recipients, payload, created_at, once_key) \
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (once_key) DO NOTHING RETURNING id";
 
+/// Store one hub event inside the caller's transaction, which must hold the publish lock on
+/// PostgreSQL: `insert_hub_event!(tx, PG, kind, recipients_text, payload_text, now, once_key)`
+/// is its id, or `None` when `once_key` was used before. On PostgreSQL the other nodes are
+/// notified in the same transaction, so only committed events are announced.
+macro_rules! insert_hub_event {
+    ($tx:expr, $pg:expr, $kind:expr, $recipients_text:expr, $payload_text:expr, $now:expr, $once_key:expr) => {{
+        let id = next_id!($tx, $pg);
+        let inserted: Option<i64> = sqlx::query_scalar($crate::hub_events::INSERT_HUB_EVENT_SQL)
+            .bind(id)
+            .bind($kind)
+            .bind($recipients_text)
+            .bind($payload_text)
+            .bind($now)
+            .bind($once_key)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        if $pg && inserted.is_some() {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind($crate::hub_events::HUB_CHANNEL)
+                .bind(id.to_string())
+                .execute(&mut *$tx)
+                .await?;
+        }
+        inserted
+    }};
+}
+pub(crate) use insert_hub_event;
+
 const EVENTS_AFTER_SQL: &str =
     "SELECT id, kind, recipients, payload, created_at FROM hub_events WHERE id > $1 ORDER BY id LIMIT $2";
 
@@ -178,23 +206,7 @@ impl Store {
             if PG {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PUBLISH_LOCK).execute(&mut *tx).await?;
             }
-            let id = next_id!(tx, PG);
-            let inserted: Option<i64> = sqlx::query_scalar(INSERT_HUB_EVENT_SQL)
-                .bind(id)
-                .bind(kind)
-                .bind(&recipients_text)
-                .bind(to_text(payload))
-                .bind(now)
-                .bind(once_key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if PG && inserted.is_some() {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(HUB_CHANNEL)
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let inserted = insert_hub_event!(tx, PG, kind, &recipients_text, to_text(payload), now, once_key);
             tx.commit().await?;
             inserted
         });

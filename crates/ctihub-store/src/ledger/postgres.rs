@@ -24,7 +24,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use super::{CALL_BY_ID_SQL, CallLedger, USER_BY_AGENT_ID_SQL, USER_BY_ID_SQL};
 use crate::caller_index::{IDENTIFY_SQL, MatchRow, caller_match};
 use crate::calls::{CALL_REFS_SQL, CallRow, FIND_REF_SQL, UPDATE_CALL_SQL, bind_call_data, insert_call, insert_event};
-use crate::hub_events::{HUB_CHANNEL, INSERT_HUB_EVENT_SQL, PRESENCE_SQL, PUBLISH_LOCK};
+use crate::hub_events::{PRESENCE_SQL, PUBLISH_LOCK, insert_hub_event};
 use crate::ids::next_id;
 use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
@@ -67,24 +67,8 @@ impl PgLedger {
         if !self.publishes.is_empty() {
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PUBLISH_LOCK).execute(&mut *self.tx).await?;
             let now = now_millis();
-            for publish in std::mem::take(&mut self.publishes) {
-                let id = next_id!(self.tx, true);
-                let inserted: Option<i64> = sqlx::query_scalar(INSERT_HUB_EVENT_SQL)
-                    .bind(id)
-                    .bind(&publish.kind)
-                    .bind(&publish.recipients)
-                    .bind(&publish.payload)
-                    .bind(now)
-                    .bind(&publish.once_key)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                if inserted.is_some() {
-                    sqlx::query("SELECT pg_notify($1, $2)")
-                        .bind(HUB_CHANNEL)
-                        .bind(id.to_string())
-                        .execute(&mut *self.tx)
-                        .await?;
-                }
+            for p in std::mem::take(&mut self.publishes) {
+                insert_hub_event!(self.tx, true, &p.kind, &p.recipients, &p.payload, now, &p.once_key);
             }
         }
         Ok(self.tx.commit().await?)
@@ -99,8 +83,8 @@ impl PgLedger {
             .map(Some)
     }
 
-    async fn find_user_by(&mut self, sql: &'static str, value: impl ToString) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(sql).bind(value.to_string()).fetch_optional(&mut *self.tx).await?;
+    async fn find_user_by(&mut self, sql: &'static str, value: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(sql).bind(value).fetch_optional(&mut *self.tx).await?;
         row.map(User::try_from).transpose()
     }
 
@@ -204,7 +188,7 @@ impl CallLedger for PgLedger {
         if name.is_empty() {
             return Ok(None);
         }
-        self.find_user_by(STAFF_BY_NAME_SQL, name).await
+        self.find_user_by(STAFF_BY_NAME_SQL, &name).await
     }
 
     async fn active_staff_ids(&mut self) -> StoreResult<Vec<Id>> {
