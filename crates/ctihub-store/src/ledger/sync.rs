@@ -70,6 +70,7 @@ pub(super) fn sync_failed() -> StoreError {
 }
 
 fn sync_committed(log: &Path, batches: &Receiver<Vec<Job>>, failed: &AtomicBool) {
+    let mut synced = None;
     while let Ok(first) = batches.recv() {
         // Everything committed before the fsync starts is covered by it; what arrives during it
         // waits for the next one.
@@ -81,7 +82,7 @@ fn sync_committed(log: &Path, batches: &Receiver<Vec<Job>>, failed: &AtomicBool)
             Some(sync_failed())
         } else {
             let started = Instant::now();
-            match sync(log) {
+            match sync(log, &mut synced) {
                 Ok(()) => {
                     metrics::histogram!("ctihub_ledger_batch_seconds", "phase" => "sync")
                         .record(started.elapsed().as_secs_f64());
@@ -99,8 +100,31 @@ fn sync_committed(log: &Path, batches: &Receiver<Vec<Job>>, failed: &AtomicBool)
     }
 }
 
-/// fsync the log. Opened afresh each time: SQLite may delete and re-create the file while no
-/// connection has the database open, and a handle kept from before would sync the old one.
-fn sync(log: &Path) -> std::io::Result<()> {
-    std::fs::File::open(log)?.sync_data()
+/// fsync the log, opened by its path, and check it is the file synced before (`synced`, its
+/// device and inode). SQLite deletes the log only when the last connection to the database
+/// closes, and while ctihub runs its own connections (the writer's, the readers', the settings
+/// probe's) stay open: a different file at the path means the log was removed or replaced under
+/// the running writer, which goes on writing to the file it has open, and that file can no
+/// longer be synced. (Any connection opening the database meanwhile creates a new, empty log at
+/// the path, which an fsync by path alone would have synced instead.)
+fn sync(log: &Path, synced: &mut Option<(u64, u64)>) -> std::io::Result<()> {
+    let file = std::fs::File::open(log)?;
+    let identity = file_identity(&file.metadata()?);
+    if synced.is_some() && *synced != identity {
+        return Err(std::io::Error::other("the write-ahead log was replaced while the writer had it open"));
+    }
+    file.sync_data()?;
+    *synced = identity;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn file_identity(metadata: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
 }

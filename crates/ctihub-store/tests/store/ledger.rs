@@ -219,6 +219,12 @@ async fn once_the_log_cannot_be_synced_no_event_is_answered_as_stored() {
     let mut log = test.sqlite_path().unwrap().as_os_str().to_owned();
     log.push("-wal");
     std::fs::remove_file(&log).unwrap();
+    // A connection that opens the database meanwhile (a reader, the CLI) makes a new, empty log
+    // at the path (and fails to read: the log it finds is not the one the index describes);
+    // syncing that file would prove nothing.
+    let other = rusqlite::Connection::open(test.sqlite_path().unwrap()).unwrap();
+    let _ = other.query_row("SELECT count(*) FROM calls", [], |row| row.get::<_, i64>(0));
+    assert!(std::path::Path::new(&log).exists(), "the other connection made a log again");
     let (committed, _) = submit(store, create("unsynced")).await.unwrap();
     let refused = committed.expect_err("an event that is not on disk is not answered as stored");
     assert!(refused.to_string().contains("could not be synced to disk"), "{refused}");
