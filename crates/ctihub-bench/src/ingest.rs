@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::dip::mix;
+use crate::pbx_http::PbxConnection;
 use crate::seed::caller_number;
 use crate::stats::{Figures, Latencies};
 
@@ -81,58 +82,53 @@ pub async fn run(plan: &Plan) -> anyhow::Result<IngestResult> {
         run_id: format!("{}w", plan.run_id),
         ..plan.clone()
     };
-    // One client per PBX, kept across the phases, so the measured phase starts on warm
-    // keep-alive connections.
-    let clients = (0..plan.clients.max(1))
-        .map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build())
-        .collect::<Result<Vec<_>, _>>()?;
+    // One PBX per client, with a connection to each target, kept across the phases so the
+    // measured phase starts on warm keep-alive connections.
+    let mut pbxs = (0..plan.clients.max(1))
+        .map(|_| plan.targets.iter().map(|target| PbxConnection::new(target)).collect())
+        .collect::<anyhow::Result<Vec<Vec<_>>>>()?;
     if warm.max_calls > 0 {
-        let warmed = phase(&warm, &clients).await?;
+        let warmed;
+        (warmed, pbxs) = phase(&warm, pbxs).await?;
         if warmed.errors > 0 {
             bail!("{} events failed during the warm-up", warmed.errors);
         }
     }
-    phase(plan, &clients).await
+    Ok(phase(plan, pbxs).await?.0)
 }
 
-async fn phase(plan: &Plan, clients: &[reqwest::Client]) -> anyhow::Result<IngestResult> {
+/// One phase; hands the PBXs' connections back for the next.
+async fn phase(plan: &Plan, pbxs: Vec<Vec<PbxConnection>>) -> anyhow::Result<(IngestResult, Vec<Vec<PbxConnection>>)> {
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let plan = Arc::new(plan.clone());
     let started = Instant::now();
     let deadline = started + plan.duration;
+    let path = format!("/api/v1/cti/{}", plan.cti_token);
     let mut workers = Vec::with_capacity(plan.clients);
-    for client in clients {
+    for mut connections in pbxs {
         let (plan, next, errors, first_error) = (plan.clone(), next.clone(), errors.clone(), first_error.clone());
-        let client = client.clone();
+        let path = path.clone();
         workers.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut calls = 0u64;
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= plan.max_calls || Instant::now() >= deadline {
-                    return Ok::<_, anyhow::Error>((samples, calls));
+                    return Ok::<_, anyhow::Error>((samples, calls, connections));
                 }
-                let target = &plan.targets[n % plan.targets.len()];
-                let url = format!("{target}/api/v1/cti/{}", plan.cti_token);
+                let connection = &mut connections[n % plan.targets.len()];
                 let mut complete = true;
                 for body in lifecycle(&plan, n) {
                     let sent = Instant::now();
-                    let outcome = client
-                        .post(&url)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(body)
-                        .send()
-                        .await;
-                    let failure = match outcome {
-                        Ok(response) => {
-                            let status = response.status();
-                            let text = response.text().await.unwrap_or_default();
+                    let failure = match connection.post_form(&path, &body).await {
+                        Ok(answer) => {
                             samples.push(sent.elapsed());
-                            (!status.is_success()).then(|| format!("{status}: {text}"))
+                            (!answer.is_success())
+                                .then(|| format!("{}: {}", answer.status, String::from_utf8_lossy(&answer.body)))
                         }
-                        Err(e) => Some(e.to_string()),
+                        Err(e) => Some(format!("{e:#}")),
                     };
                     if let Some(failure) = failure {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -147,10 +143,12 @@ async fn phase(plan: &Plan, clients: &[reqwest::Client]) -> anyhow::Result<Inges
     }
     let mut samples = Vec::new();
     let mut calls = 0;
+    let mut pbxs = Vec::with_capacity(workers.len());
     for worker in workers {
-        let (s, c) = worker.await.context("a PBX client panicked")??;
+        let (s, c, connections) = worker.await.context("a PBX client panicked")??;
         samples.extend(s);
         calls += c;
+        pbxs.push(connections);
     }
     let seconds = started.elapsed().as_secs_f64();
     let errors = errors.load(Ordering::Relaxed);
@@ -159,7 +157,7 @@ async fn phase(plan: &Plan, clients: &[reqwest::Client]) -> anyhow::Result<Inges
     }
     let latency = Latencies::new(samples);
     let events = latency.len() as u64;
-    Ok(IngestResult {
+    let result = IngestResult {
         targets: plan.targets.len(),
         clients: plan.clients,
         calls,
@@ -169,7 +167,8 @@ async fn phase(plan: &Plan, clients: &[reqwest::Client]) -> anyhow::Result<Inges
         events_per_second: events as f64 / seconds,
         latency: latency.figures(),
         errors,
-    })
+    };
+    Ok((result, pbxs))
 }
 
 /// Call `n`'s three events, form-encoded: an inbound call from a directory customer (a random

@@ -24,6 +24,7 @@ mod database;
 mod dip;
 mod gets;
 mod ingest;
+mod pbx_http;
 mod report;
 mod reports;
 mod seed;
