@@ -218,7 +218,6 @@ impl Store {
         phones: PhoneNormalizer,
     ) -> StoreResult<Store> {
         let mut writer = None;
-        let mut settings = settings_cache::SettingsCache::default();
         let mut reader = None;
         let backend = match location {
             DatabaseLocation::SqliteFile(path) => {
@@ -253,7 +252,6 @@ impl Store {
                     .connect_with(opts)
                     .await?;
                 writer = Some(Arc::new(WriterSlot { path: path.clone(), writer: OnceLock::new() }));
-                settings = settings_cache::SettingsCache::for_sqlite_file(path.clone());
                 reader = Some(reader::SqliteReader::new(path.clone()));
                 Backend::Sqlite(pool)
             }
@@ -288,7 +286,7 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store { backend, phones, writer, settings: Arc::new(settings), reader })
+        Ok(Store { backend, phones, writer, settings: Arc::default(), reader })
     }
 
     /// Bring the schema up to date, and the caller index in step with this store's default

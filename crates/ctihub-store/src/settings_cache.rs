@@ -2,53 +2,61 @@
 //!
 //! Every PBX event needs the CTI configuration, and parsing it anew each time cost more than
 //! recording the event (a notify map of a thousand agents is 12 KB of JSON). So a document is
-//! parsed again only when its stored text changed. On an SQLite file the text is not even read
-//! again until some other connection has committed (`PRAGMA data_version` on a connection of
-//! our own), so an unchanged document costs one pragma. A change from the CLI, the admin API or
-//! another node still holds at the very next read.
+//! parsed again only when its stored text changed, and its text is not even read again until
+//! the settings' generation moved: a number in one small row that triggers raise at every
+//! change to `settings` (migration 0011), whoever makes it (this server, the CLI in another
+//! process, another node). A change therefore still holds at the very next read.
+//!
+//! The generation replaced SQLite's `PRAGMA data_version`, which moves at every commit to the
+//! file: with the event writer committing hundreds of times a second, the document was read
+//! again and compared at nearly every event.
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde::de::DeserializeOwned;
 
 use crate::json::from_text;
 use crate::settings::SETTING_TEXT_SQL;
-use crate::{Store, StoreResult};
+use crate::{Store, StoreResult, on_pool};
 
 type Shared = Arc<dyn Any + Send + Sync>;
+
+const GENERATION_SQL: &str = "SELECT value FROM settings_generation";
 
 #[derive(Default)]
 pub(crate) struct SettingsCache {
     entries: Mutex<HashMap<String, Entry>>,
-    /// On an SQLite file: tells whether anybody else committed since a document was read.
-    probe: Option<CommitProbe>,
 }
 
 struct Entry {
     text: String,
     parsed: Shared,
-    /// The probe's data version taken before `text` was read: while it holds, `text` is current.
-    version: Option<i64>,
+    /// The settings' generation read before `text` was: while it holds, `text` is current.
+    generation: i64,
+}
+
+/// What a read found.
+enum Read {
+    /// The cached document is current.
+    Current,
+    /// It is not (or there is none): the document's text (`None`: no such setting) as of
+    /// `generation`.
+    Changed { generation: i64, text: Option<String> },
 }
 
 impl SettingsCache {
-    pub(crate) fn for_sqlite_file(path: PathBuf) -> SettingsCache {
-        SettingsCache { entries: Mutex::default(), probe: Some(CommitProbe { path, connection: Mutex::new(None) }) }
-    }
-
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // The map is never left half-updated, so a panic elsewhere does not spoil it.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The parsed document, if nobody committed since it was read.
-    fn unchanged<T: Send + Sync + 'static>(&self, name: &str, version: i64) -> Option<Arc<T>> {
+    /// The parsed document, if it was read at `generation`.
+    fn current<T: Send + Sync + 'static>(&self, name: &str, generation: i64) -> Option<Arc<T>> {
         let entries = self.entries();
-        let entry = entries.get(name).filter(|e| e.version == Some(version))?;
+        let entry = entries.get(name).filter(|e| e.generation == generation)?;
         entry.parsed.clone().downcast::<T>().ok()
     }
 
@@ -57,63 +65,19 @@ impl SettingsCache {
         &self,
         name: &str,
         text: String,
-        version: Option<i64>,
+        generation: i64,
     ) -> StoreResult<Arc<T>> {
         if let Some(entry) = self.entries().get_mut(name)
             && entry.text == text
             && let Ok(parsed) = entry.parsed.clone().downcast::<T>()
         {
-            entry.version = version;
+            entry.generation = generation;
             return Ok(parsed);
         }
         // Parsed outside the lock: other documents stay readable meanwhile.
         let parsed: Arc<T> = Arc::new(from_text(name, &text)?);
-        self.entries().insert(name.to_owned(), Entry { text, parsed: parsed.clone(), version });
+        self.entries().insert(name.to_owned(), Entry { text, parsed: parsed.clone(), generation });
         Ok(parsed)
-    }
-}
-
-/// A connection that only ever asks `PRAGMA data_version`: the number changes whenever another
-/// connection (of this process or any other) commits to the file.
-struct CommitProbe {
-    path: PathBuf,
-    connection: Mutex<Option<Connection>>,
-}
-
-/// What the probe saw: the data version, and the document's text when it had to be read again.
-struct Probed {
-    version: i64,
-    text: Option<Option<String>>,
-}
-
-impl CommitProbe {
-    /// The data version, and `name`'s stored text unless `cached` holds for that version. `None`
-    /// when the probe cannot be asked; the caller then reads through the pool.
-    ///
-    /// The text is read on the probe's own connection: the data version changes with every
-    /// commit of the event writer, and a round trip through sqlx's worker thread after each
-    /// one cost more than the read itself.
-    fn probe(&self, name: &str, cached: impl FnOnce(i64) -> bool) -> Option<Probed> {
-        let mut connection = self.connection.lock().unwrap_or_else(PoisonError::into_inner);
-        if connection.is_none() {
-            match Connection::open(&self.path) {
-                Ok(opened) => *connection = Some(opened),
-                Err(e) => {
-                    tracing::debug!(error = %e, "settings cache: cannot open the commit probe");
-                    return None;
-                }
-            }
-        }
-        let connection = connection.as_ref()?;
-        let asked = (|| {
-            let version: i64 = connection.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
-            if cached(version) {
-                return Ok(Probed { version, text: None });
-            }
-            let text = connection.prepare_cached(SETTING_TEXT_SQL)?.query_row([name], |row| row.get(0)).optional()?;
-            Ok(Probed { version, text: Some(text) })
-        })();
-        asked.inspect_err(|e: &rusqlite::Error| tracing::debug!(error = %e, "settings cache: probe failed")).ok()
     }
 }
 
@@ -125,24 +89,44 @@ impl Store {
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
-        let mut unchanged = None;
-        let probed = self.settings.probe.as_ref().and_then(|probe| {
-            probe.probe(name, |version| {
-                unchanged = self.settings.unchanged(name, version);
-                unchanged.is_some()
+        let mut cached = None;
+        let read = self
+            .read_setting_since(name, |generation| {
+                cached = self.settings.current(name, generation);
+                cached.is_some()
             })
-        });
-        if unchanged.is_some() {
-            return Ok(unchanged);
+            .await?;
+        match read {
+            Read::Current => Ok(cached),
+            Read::Changed { generation, text: Some(text) } => self.settings.parse(name, text, generation).map(Some),
+            Read::Changed { text: None, .. } => {
+                self.settings.entries().remove(name);
+                Ok(None)
+            }
         }
-        let (version, text) = match probed {
-            Some(Probed { version, text: Some(text) }) => (Some(version), text),
-            _ => (None, self.setting_text(name).await?),
-        };
-        let Some(text) = text else {
-            self.settings.entries().remove(name);
-            return Ok(None);
-        };
-        self.settings.parse(name, text, version).map(Some)
+    }
+
+    /// The settings' generation, then `name`'s text unless `holds` says the document cached at
+    /// that generation is current. In that order: a change between the two reads leaves a
+    /// newer text under an older generation, which costs one more read later, never a stale
+    /// document. On an SQLite file both are point reads on the request's own thread.
+    async fn read_setting_since(&self, name: &str, holds: impl FnOnce(i64) -> bool) -> StoreResult<Read> {
+        if let Some(reader) = &self.reader {
+            return reader
+                .read_here(|conn| {
+                    let generation: i64 = conn.prepare_cached(GENERATION_SQL)?.query_row([], |row| row.get(0))?;
+                    if holds(generation) {
+                        return Ok(Read::Current);
+                    }
+                    let text = conn.prepare_cached(SETTING_TEXT_SQL)?.query_row([name], |row| row.get(0)).optional()?;
+                    Ok(Read::Changed { generation, text })
+                })
+                .await;
+        }
+        let generation: i64 = on_pool!(self, |pool, PG| sqlx::query_scalar(GENERATION_SQL).fetch_one(pool).await?);
+        if holds(generation) {
+            return Ok(Read::Current);
+        }
+        Ok(Read::Changed { generation, text: self.setting_text(name).await? })
     }
 }

@@ -102,10 +102,9 @@ fn sync_committed(log: &Path, batches: &Receiver<Vec<Job>>, failed: &AtomicBool)
 
 /// fsync the log, opened by its path, and check it is the file synced before (`synced`, its
 /// device and inode). SQLite deletes the log only when the last connection to the database
-/// closes, and while ctihub runs its own connections (the writer's, the readers', the settings
-/// probe's) stay open: a different file at the path means the log was removed or replaced under
-/// the running writer, which goes on writing to the file it has open, and that file can no
-/// longer be synced. (Any connection opening the database meanwhile creates a new, empty log at
+/// closes, and while ctihub runs its own connections (the writer's, the readers') stay open: a
+/// different file at the path means the log was removed or replaced under the running writer,
+/// which goes on writing to the file it has open, and that file can no longer be synced. (Any connection opening the database meanwhile creates a new, empty log at
 /// the path, which an fsync by path alone would have synced instead.)
 fn sync(log: &Path, synced: &mut Option<(u64, u64)>) -> std::io::Result<()> {
     let file = std::fs::File::open(log)?;
