@@ -16,7 +16,7 @@ use ctihub_domain::time::{Millis, now_millis};
 use serde::Serialize;
 use sqlx::postgres::PgListener;
 
-use crate::ids::next_id;
+use crate::ids::{LAST_ID_SQL, next_id};
 use crate::json::{from_text, to_text};
 use crate::purge::Stored;
 use crate::reader::InOrder;
@@ -232,6 +232,30 @@ impl Store {
             }),
         };
         rows.into_iter().map(HubEvent::try_from).collect()
+    }
+
+    /// For the hub: events with an id above `after`, oldest first, and on SQLite the id up to
+    /// which the database held no other hub events when they were read (the id sequence's
+    /// value, read first: whatever committed after it, the events read include everything up to
+    /// it). The hub delivers the ledger writer's next batch as handed over when the batch's ids
+    /// start right above that (`ledger::handover`). `None` on PostgreSQL, where the writer
+    /// hands nothing over.
+    pub async fn hub_events_for_delivery(&self, after: Id, limit: i64) -> StoreResult<(Vec<HubEvent>, Option<Id>)> {
+        let Some(reader) = &self.reader else {
+            return Ok((self.hub_events_after(after, limit).await?, None));
+        };
+        let (rows, settled) = reader
+            .read(move |conn| {
+                let settled: Id = conn.prepare_cached(LAST_ID_SQL)?.query_row([], |row| row.get(0))?;
+                let mut query = conn.prepare_cached(EVENTS_AFTER_SQL)?;
+                let rows = query.query_map([after, limit], EventRow::from_sqlite)?;
+                Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, settled))
+            })
+            .await?;
+        let events = rows.into_iter().map(HubEvent::try_from).collect::<StoreResult<Vec<_>>>()?;
+        // A full page may stop short of `settled`; the hub reads on from its last event.
+        let settled = (events.len() < usize::try_from(limit).unwrap_or(usize::MAX)).then_some(settled);
+        Ok((events, settled))
     }
 
     /// The newest event id (0 when there is none): where a fresh hub starts delivering.

@@ -53,18 +53,28 @@ impl crate::Store {
     }
 }
 
+/// The last id taken, on SQLite.
+pub(crate) const LAST_ID_SQL: &str = "SELECT last_id FROM id_sequence";
+
 /// The id sequence during one batch transaction of the SQLite ledger writer (`crate::ledger`).
 /// The writer holds SQLite's write lock from `BEGIN IMMEDIATE` to the commit, so nobody else can take an id meanwhile: the counter is
 /// read once, handed out from memory and written back once, instead of an `UPDATE` per id
 /// (several per event). Ids a rolled-back job took are skipped; ids need not be dense.
 pub(crate) struct BatchIds {
+    /// The sequence's value when the batch began: its ids are above it.
+    before: ctihub_domain::Id,
     last: ctihub_domain::Id,
 }
 
 impl BatchIds {
     pub(crate) fn read(conn: &rusqlite::Connection) -> rusqlite::Result<BatchIds> {
-        let last = conn.prepare_cached("SELECT last_id FROM id_sequence")?.query_row([], |row| row.get(0))?;
-        Ok(BatchIds { last })
+        let last = conn.prepare_cached(LAST_ID_SQL)?.query_row([], |row| row.get(0))?;
+        Ok(BatchIds { before: last, last })
+    }
+
+    /// The ids the batch drew: above the first, up to the second.
+    pub(crate) fn drawn(&self) -> (ctihub_domain::Id, ctihub_domain::Id) {
+        (self.before, self.last)
     }
 
     pub(crate) fn next(&mut self) -> ctihub_domain::Id {

@@ -59,7 +59,7 @@ pub use durability::Durability;
 pub use error::{StoreError, StoreResult};
 pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
 pub use journal::JournalFilter;
-pub use ledger::{CallLedger, LedgerJob, LedgerWriter, PgLedger, SqliteLedger};
+pub use ledger::{CallLedger, CommittedHubEvents, LedgerJob, LedgerWriter, PgLedger, SqliteLedger};
 pub use phone_index::RekeyReport;
 pub use sessions::ConsoleSession;
 pub use tokens::ApiToken;
@@ -125,6 +125,8 @@ pub struct Store {
 struct WriterSlot {
     path: std::path::PathBuf,
     writer: OnceLock<LedgerWriter>,
+    /// How the writer's committed hub events reach the hub (`ledger::handover`).
+    handover: Arc<ledger::Handover>,
 }
 
 impl std::fmt::Debug for Store {
@@ -251,7 +253,11 @@ impl Store {
                     .test_before_acquire(false)
                     .connect_with(opts)
                     .await?;
-                writer = Some(Arc::new(WriterSlot { path: path.clone(), writer: OnceLock::new() }));
+                writer = Some(Arc::new(WriterSlot {
+                    path: path.clone(),
+                    writer: OnceLock::new(),
+                    handover: Arc::default(),
+                }));
                 reader = Some(reader::SqliteReader::new(path.clone()));
                 Backend::Sqlite(pool)
             }
@@ -318,7 +324,7 @@ impl Store {
     /// where no second connection can reach the database.
     pub fn ledger_writer(&self) -> Option<&LedgerWriter> {
         let slot = self.writer.as_deref()?;
-        Some(slot.writer.get_or_init(|| LedgerWriter::start(slot.path.clone(), self.phones)))
+        Some(slot.writer.get_or_init(|| LedgerWriter::start(slot.path.clone(), self.phones, slot.handover.clone())))
     }
 
     /// Why PBX events cannot be stored although the database answers, for `/healthz`: the

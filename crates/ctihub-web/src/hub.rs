@@ -3,15 +3,18 @@
 //! Publishing stores the event first (the store remembers) and then wakes this node's delivery
 //! task (the hub delivers). The task reads every stored event it has not delivered yet and
 //! broadcasts it to the SSE streams of this node. On PostgreSQL, other nodes are woken by
-//! `LISTEN ctihub_events`; a periodic tick covers notifications lost while reconnecting.
+//! `LISTEN ctihub_events`; a periodic tick covers notifications lost while reconnecting. On an
+//! SQLite file the ledger writer hands each committed batch's events over as they are, and the
+//! task delivers them without reading them back whenever nothing else committed in between
+//! (`ctihub_store::CommittedHubEvents`).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ctihub_domain::Id;
-use ctihub_store::{HubEvent, Store, StoreResult};
-use tokio::sync::{Notify, broadcast, watch};
+use ctihub_store::{CommittedHubEvents, HubEvent, Store, StoreResult};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 /// Kinds of hub events the console understands.
 pub mod kinds {
@@ -28,12 +31,16 @@ pub mod kinds {
 const POLL_EVERY: Duration = Duration::from_secs(2);
 /// How far back a resync looks for events whose transaction committed after a later one.
 const RESYNC_WINDOW: Id = 1000;
+/// Events per read; a busy node reads on until it has them all.
+const READ_PAGE: i64 = 500;
 
 #[derive(Clone, Debug)]
 pub struct Hub {
     store: Store,
     sender: broadcast::Sender<Arc<HubEvent>>,
     wake: Arc<Notify>,
+    /// The ledger writer hands its committed events to this hub, so they need no wake.
+    writer_hands_over: bool,
     /// Set when the server shuts down: open event streams end, so graceful shutdown does not
     /// wait forever for consoles that never hang up.
     closing: Arc<watch::Sender<bool>>,
@@ -43,9 +50,16 @@ impl Hub {
     /// Start the hub's delivery task on the current runtime.
     pub fn start(store: Store) -> Hub {
         let (sender, _) = broadcast::channel(1024);
-        let hub = Hub { store, sender, wake: Arc::new(Notify::new()), closing: Arc::new(watch::Sender::new(false)) };
+        let committed = store.committed_hub_events();
+        let hub = Hub {
+            store,
+            sender,
+            wake: Arc::new(Notify::new()),
+            writer_hands_over: committed.is_some(),
+            closing: Arc::new(watch::Sender::new(false)),
+        };
         let task = hub.clone();
-        tokio::spawn(async move { task.deliver().await });
+        tokio::spawn(async move { task.deliver(committed).await });
         hub
     }
 
@@ -78,11 +92,25 @@ impl Hub {
     /// Events of these kinds were stored and committed by someone else (the CTI pipeline's
     /// ledger): count them and deliver.
     pub fn announce(&self, kinds: &[&str]) {
-        for kind in kinds {
-            metrics::counter!("ctihub_hub_events_published_total", "kind" => (*kind).to_owned()).increment(1);
-        }
+        self.count_published(kinds);
         if !kinds.is_empty() {
             self.wake.notify_one();
+        }
+    }
+
+    /// The same for events the SQLite ledger writer stored: it hands them to this hub itself,
+    /// unless another hub of the same store takes them.
+    pub fn announce_from_writer(&self, kinds: &[&str]) {
+        if self.writer_hands_over {
+            self.count_published(kinds);
+        } else {
+            self.announce(kinds);
+        }
+    }
+
+    fn count_published(&self, kinds: &[&str]) {
+        for kind in kinds {
+            metrics::counter!("ctihub_hub_events_published_total", "kind" => (*kind).to_owned()).increment(1);
         }
     }
 
@@ -103,7 +131,7 @@ impl Hub {
         }
     }
 
-    async fn deliver(self) {
+    async fn deliver(self, mut committed: Option<mpsc::UnboundedReceiver<CommittedHubEvents>>) {
         let mut cursor = loop {
             match self.store.last_hub_event_id().await {
                 Ok(id) => break id,
@@ -113,6 +141,9 @@ impl Hub {
                 }
             }
         };
+        // Every hub event with an id up to this one is delivered (or was there before the hub
+        // started): known after a read on SQLite, kept up by the writer's batches.
+        let mut settled: Option<Id> = None;
         let mut delivered = Delivered::default();
         let mut notifications = match self.store.hub_notifications().await {
             Ok(n) => n,
@@ -123,6 +154,25 @@ impl Hub {
         };
         loop {
             let lookback = tokio::select! {
+                // Before the wake-ups: a handed-over batch may spare the read they ask for.
+                biased;
+                Some(batch) = next_batch(&mut committed) => {
+                    match settled {
+                        // Read already, with whatever committed before it.
+                        Some(upto) if batch.through <= upto => continue,
+                        // Nothing committed between the last delivery and this batch.
+                        Some(upto) if batch.after == upto => {
+                            for event in batch.events {
+                                cursor = cursor.max(event.id);
+                                self.send(&mut delivered, event);
+                            }
+                            settled = Some(batch.through);
+                            continue;
+                        }
+                        // Something else committed in between: read it all in order.
+                        _ => 0,
+                    }
+                }
                 () = self.wake.notified() => 0,
                 () = tokio::time::sleep(POLL_EVERY) => 0,
                 announced = next_notification(&mut notifications) => match announced {
@@ -132,19 +182,42 @@ impl Hub {
                     None => RESYNC_WINDOW,
                 },
             };
-            match self.store.hub_events_after((cursor - lookback).max(0), 500).await {
-                Ok(events) => {
-                    for event in events {
-                        cursor = cursor.max(event.id);
-                        if delivered.insert(event.id) {
-                            // No receivers is fine: nobody has a console open.
-                            let _ = self.sender.send(Arc::new(event));
+            let mut after = (cursor - lookback).max(0);
+            loop {
+                match self.store.hub_events_for_delivery(after, READ_PAGE).await {
+                    Ok((events, upto)) => {
+                        let full_page = upto.is_none() && events.len() == READ_PAGE as usize;
+                        for event in events {
+                            after = event.id;
+                            cursor = cursor.max(event.id);
+                            self.send(&mut delivered, event);
+                        }
+                        settled = upto;
+                        if full_page {
+                            continue;
                         }
                     }
+                    Err(e) => tracing::warn!(error = %e, "hub: reading events failed; will retry"),
                 }
-                Err(e) => tracing::warn!(error = %e, "hub: reading events failed; will retry"),
+                break;
             }
         }
+    }
+
+    /// Broadcast `event` to this node's streams, unless it was delivered already.
+    fn send(&self, delivered: &mut Delivered, event: HubEvent) {
+        if delivered.insert(event.id) {
+            // No receivers is fine: nobody has a console open.
+            let _ = self.sender.send(Arc::new(event));
+        }
+    }
+}
+
+/// The writer's next committed batch; never resolves where it hands nothing over.
+async fn next_batch(committed: &mut Option<mpsc::UnboundedReceiver<CommittedHubEvents>>) -> Option<CommittedHubEvents> {
+    match committed {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

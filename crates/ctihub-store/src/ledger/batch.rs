@@ -8,19 +8,38 @@ use std::collections::HashMap;
 
 use ctihub_domain::Id;
 
-use crate::CallerMatch;
 use crate::ids::BatchIds;
+use crate::{CallerMatch, HubEvent};
 
 /// One batch's running state, handed to every job's [`super::SqliteLedger`].
 pub(crate) struct Batch {
     pub(crate) ids: BatchIds,
     pub(crate) notices: BatchNotices,
     pub(crate) users: BatchUsers,
+    /// The hub events stored so far, for the hub (`super::handover`); `None` when no hub listens.
+    pub(crate) hub_events: Option<Vec<HubEvent>>,
 }
 
 impl Batch {
-    pub(crate) fn start(conn: &rusqlite::Connection) -> rusqlite::Result<Batch> {
-        Ok(Batch { ids: BatchIds::read(conn)?, notices: BatchNotices::default(), users: BatchUsers::default() })
+    pub(crate) fn start(conn: &rusqlite::Connection, hub_listens: bool) -> rusqlite::Result<Batch> {
+        Ok(Batch {
+            ids: BatchIds::read(conn)?,
+            notices: BatchNotices::default(),
+            users: BatchUsers::default(),
+            hub_events: hub_listens.then(Vec::new),
+        })
+    }
+
+    /// How much the batch has published, to undo a failed job's share with [`Batch::undo_to`].
+    pub(crate) fn mark(&self) -> (usize, usize) {
+        (self.notices.calls.len(), self.hub_events.as_ref().map_or(0, Vec::len))
+    }
+
+    pub(crate) fn undo_to(&mut self, (notices, hub_events): (usize, usize)) {
+        self.notices.calls.truncate(notices);
+        if let Some(events) = &mut self.hub_events {
+            events.truncate(hub_events);
+        }
     }
 }
 

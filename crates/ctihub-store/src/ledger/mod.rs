@@ -8,6 +8,7 @@
 
 mod batch;
 mod checkpoint;
+mod handover;
 mod postgres;
 mod sqlite;
 mod sync;
@@ -22,6 +23,8 @@ use ctihub_domain::phone::PhoneNormalizer;
 use ctihub_domain::time::Millis;
 use ctihub_domain::user::User;
 
+pub use self::handover::CommittedHubEvents;
+pub(crate) use self::handover::Handover;
 pub use self::postgres::PgLedger;
 pub use self::sqlite::SqliteLedger;
 pub use self::writer::{LedgerJob, LedgerWriter};

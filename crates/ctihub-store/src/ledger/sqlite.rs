@@ -23,7 +23,7 @@ use crate::journal::{STAFF_BY_NAME_SQL, TICKET_UPDATED_SINCE_SQL};
 use crate::json::to_text;
 use crate::parked_events::{ADOPT_SQL, UNPARK_SQL};
 use crate::users::{ACTIVE_ADMINS_SQL, ACTIVE_STAFF_SQL, UserRow};
-use crate::{CallerMatch, Presence, StoreError, StoreResult};
+use crate::{CallerMatch, HubEvent, Presence, StoreError, StoreResult};
 
 /// `$1` … `$40`, for binding by name.
 static PARAMETER_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| (1..=40).map(|n| format!("${n}")).collect());
@@ -85,6 +85,9 @@ impl<'c> SqliteLedger<'c> {
                 r.get(0)
             })
             .optional()?;
+        if let (Some(id), Some(events)) = (inserted, &mut self.batch.hub_events) {
+            events.push(HubEvent::stored(id, kind, recipients, payload, now));
+        }
         Ok(inserted.map(|id| (id, now)))
     }
 

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use ctihub_domain::phone::PhoneNormalizer;
 use rusqlite::Connection;
 
-use super::SqliteLedger;
 use super::batch::Batch;
 use super::checkpoint::Checkpointer;
 use super::sync::{Syncer, sync_failed};
+use super::{CommittedHubEvents, Handover, SqliteLedger};
 use crate::{StoreError, StoreResult};
 
 /// Enough to empty the queue of a busy server in one commit, small enough that the first event
@@ -52,13 +52,13 @@ pub struct LedgerWriter {
 
 impl LedgerWriter {
     /// Start the writer thread for the SQLite database at `path` (already migrated).
-    pub(crate) fn start(path: PathBuf, phones: PhoneNormalizer) -> LedgerWriter {
+    pub(crate) fn start(path: PathBuf, phones: PhoneNormalizer, handover: Arc<Handover>) -> LedgerWriter {
         let (queue, jobs) = channel();
         let sync_failed = Arc::new(AtomicBool::new(false));
         let syncer_failed = sync_failed.clone();
         std::thread::Builder::new()
             .name("ctihub-writer".into())
-            .spawn(move || write_batches(&path, &phones, &jobs, syncer_failed))
+            .spawn(move || write_batches(&path, &phones, &jobs, syncer_failed, &handover))
             .expect("the operating system starts a thread");
         LedgerWriter { queue, sync_failed }
     }
@@ -77,7 +77,13 @@ impl LedgerWriter {
     }
 }
 
-fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>, sync_failed: Arc<AtomicBool>) {
+fn write_batches(
+    path: &Path,
+    phones: &PhoneNormalizer,
+    jobs: &Receiver<Job>,
+    sync_failed: Arc<AtomicBool>,
+    handover: &Handover,
+) {
     let mut conn: Option<Connection> = None;
     let mut checkpoints = Some(Checkpointer::start(path));
     let syncer = Syncer::start(path, sync_failed);
@@ -92,16 +98,21 @@ fn write_batches(path: &Path, phones: &PhoneNormalizer, jobs: &Receiver<Job>, sy
             answer_all(batch, Some(&failure));
             continue;
         }
+        let hub_listens = handover.is_listened_to();
         let outcome = match &mut conn {
-            Some(conn) => write_batch(conn, phones, &mut batch),
+            Some(conn) => write_batch(conn, phones, &mut batch, hub_listens),
             None => match open(path, checkpoints.is_some()) {
-                Ok(opened) => write_batch(conn.insert(opened), phones, &mut batch),
+                Ok(opened) => write_batch(conn.insert(opened), phones, &mut batch, hub_listens),
                 Err(e) => Err(e),
             },
         };
         metrics::histogram!("ctihub_ledger_batch_events").record(batch.len() as f64);
         match outcome {
-            Ok(()) => {
+            Ok(committed) => {
+                // Delivered while the commit syncs, as a hub reading the database would see it.
+                if let Some(committed) = committed {
+                    handover.hand_over(committed);
+                }
                 syncer.after_sync(batch);
                 if checkpoints.as_ref().is_some_and(|c| !c.nudge()) {
                     tracing::error!("the WAL checkpoint thread has stopped; the event writer checkpoints again");
@@ -152,24 +163,33 @@ fn open(path: &Path, checkpointer: bool) -> rusqlite::Result<Connection> {
 /// page its job touches into a statement journal, which cost a third of the writer's time. If a
 /// job fails, that attempt is rolled back and the batch runs again with each job in a savepoint
 /// of its own, so the failing one is undone alone.
-fn write_batch(conn: &mut Connection, phones: &PhoneNormalizer, batch: &mut [Job]) -> rusqlite::Result<()> {
-    if in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Shared))? {
-        return Ok(());
+/// What it committed is handed to the hub when one listens (`hub_listens`).
+fn write_batch(
+    conn: &mut Connection,
+    phones: &PhoneNormalizer,
+    batch: &mut [Job],
+    hub_listens: bool,
+) -> rusqlite::Result<Option<CommittedHubEvents>> {
+    if let Some(committed) = in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Shared, hub_listens))?
+    {
+        return Ok(committed);
     }
-    in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Savepoints)).map(drop)
+    let committed = in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Savepoints, hub_listens))?;
+    Ok(committed.expect("a batch with each job in a savepoint always commits"))
 }
 
-/// Run `work` in a write transaction; commit when it returns `true`, else roll back.
-fn in_transaction(
+/// Run `work` in a write transaction; commit when it returns `Some`, else roll back.
+fn in_transaction<T>(
     conn: &mut Connection,
-    work: impl FnOnce(&mut Connection) -> rusqlite::Result<bool>,
-) -> rusqlite::Result<bool> {
+    work: impl FnOnce(&mut Connection) -> rusqlite::Result<Option<T>>,
+) -> rusqlite::Result<Option<T>> {
     // IMMEDIATE: take the write lock now (waiting out the pool's writers up to the busy
     // timeout), not halfway through the batch.
     let began = Instant::now();
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = work(conn).and_then(|commit| {
+    let result = work(conn).and_then(|outcome| {
         let ending = Instant::now();
+        let commit = outcome.is_some();
         conn.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
         if commit {
             // Where a batch's time goes: recording its events, or syncing them to disk.
@@ -177,7 +197,7 @@ fn in_transaction(
             metrics::histogram!("ctihub_ledger_batch_seconds", "phase" => "record").record(record.as_secs_f64());
             metrics::histogram!("ctihub_ledger_batch_seconds", "phase" => "commit").record(sync.as_secs_f64());
         }
-        Ok(commit)
+        Ok(outcome)
     });
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
@@ -187,40 +207,43 @@ fn in_transaction(
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Isolation {
-    /// All jobs share the transaction: the first failure ends the attempt (`false`).
+    /// All jobs share the transaction: the first failure ends the attempt (`None`).
     Shared,
     /// Each job in a savepoint: a failure undoes that job alone, and the batch goes on.
     Savepoints,
 }
 
+/// The batch's jobs; `Some` to commit, with its hub events when the hub listens.
 fn run_jobs(
     conn: &mut Connection,
     phones: &PhoneNormalizer,
     batch: &mut [Job],
     isolation: Isolation,
-) -> rusqlite::Result<bool> {
+    hub_listens: bool,
+) -> rusqlite::Result<Option<Option<CommittedHubEvents>>> {
     let savepoints = isolation == Isolation::Savepoints;
-    let mut state = Batch::start(conn)?;
+    let mut state = Batch::start(conn, hub_listens)?;
     for job in batch {
         if savepoints {
             conn.prepare_cached("SAVEPOINT job")?.execute([])?;
         }
-        let noted = state.notices.calls.len();
+        let mark = state.mark();
         let mut ledger = SqliteLedger::new(conn, phones, &mut state);
         // A panicking job counts as a failed one.
         let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut ledger))).unwrap_or(false);
         if !savepoints && !kept {
-            return Ok(false);
+            return Ok(None);
         }
         if savepoints {
             if !kept {
                 conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
-                state.notices.calls.truncate(noted);
+                state.undo_to(mark);
             }
             conn.prepare_cached("RELEASE job")?.execute([])?;
         }
     }
     SqliteLedger::new(conn, phones, &mut state).publish_notices()?;
     state.ids.write_back(conn)?;
-    Ok(true)
+    let (after, through) = state.ids.drawn();
+    Ok(Some(state.hub_events.map(|events| CommittedHubEvents { after, through, events })))
 }

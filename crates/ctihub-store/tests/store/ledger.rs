@@ -263,3 +263,56 @@ async fn a_purge_goes_on_past_its_first_chunk_and_keeps_what_came_after() {
     assert_eq!(store.purge_hub_events_before(kept.created_at).await.unwrap(), 0, "nothing left before the cutoff");
     assert_eq!(store.purge_hub_events_before(kept.created_at + 1).await.unwrap(), 1, "nothing stored after: all go");
 }
+
+/// The writer hands each committed batch's hub events to the one hub that listens, with the ids
+/// the batch drew: the events exactly as they read back, and a range that shows whether anything
+/// else committed between two batches (then the hub reads instead).
+#[tokio::test]
+async fn committed_hub_events_are_handed_over_with_the_ids_their_batch_drew() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    let mut handed = store.committed_hub_events().expect("an SQLite file's writer hands its events over");
+    assert!(store.committed_hub_events().is_none(), "to one hub only");
+    let publish = |kind: &'static str, fail: bool| -> Work {
+        Box::new(move |ledger| {
+            now(async {
+                ledger.publish_hub_event_once(kind, Some(&[7]), &json!({"kind": kind}), None).await?;
+                ledger.publish_for_calls("journal_changed", None, 42).await?;
+                if fail {
+                    return Err(ctihub_store::StoreError::Config("this job fails after publishing".into()));
+                }
+                Ok(None)
+            })
+        })
+    };
+
+    submit(store, publish("first", false)).await.unwrap().0.unwrap();
+    let first = handed.recv().await.unwrap();
+    let stored = store.hub_events_after(0, 10).await.unwrap();
+    assert_eq!(first.events, stored, "the job's event and the batch's notice, as stored");
+    assert!(first.events.iter().all(|e| e.id > first.after && e.id <= first.through));
+
+    // The pool takes an id between two batches: the next batch does not start where the last
+    // one ended.
+    let between = store.publish_hub_event("presence_changed", None, &json!({})).await.unwrap();
+    submit(store, publish("second", false)).await.unwrap().0.unwrap();
+    let second = handed.recv().await.unwrap();
+    assert_eq!(second.after, between.id);
+    assert_eq!(second.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["second", "journal_changed"]);
+
+    // A failed job's events are undone with it; the batch still reports the ids it drew.
+    submit(store, publish("third", false)).await.unwrap().0.unwrap();
+    let third = handed.recv().await.unwrap();
+    assert_eq!(third.after, second.through, "nothing committed in between");
+    let (_, failing) = submit(store, publish("undone", true)).await.unwrap();
+    assert!(failing.unwrap().is_err());
+    let fourth = handed.recv().await.unwrap();
+    assert_eq!((fourth.after, fourth.events.len()), (third.through, 0), "nothing of the failed job");
+
+    // A read for delivery says up to which id it holds every hub event.
+    let (events, settled) = store.hub_events_for_delivery(0, 100).await.unwrap();
+    assert_eq!(events.len(), 7);
+    assert_eq!(settled, Some(fourth.through));
+    let (_, page_end) = store.hub_events_for_delivery(0, 7).await.unwrap();
+    assert_eq!(page_end, None, "a full page may not hold everything");
+}

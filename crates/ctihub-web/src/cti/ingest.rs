@@ -1,7 +1,8 @@
 //! Where a CTI event is handed over to be recorded. On an SQLite file it queues for the ledger
 //! writer, which records many events per commit; on PostgreSQL it is recorded right here in a
 //! transaction of its own, as other nodes record theirs. Either way the answer waits until the
-//! event is committed, and the hub is woken only then.
+//! event is committed, and the hub delivers its messages only then (on SQLite the writer hands
+//! them over itself).
 
 use std::sync::Arc;
 
@@ -18,22 +19,22 @@ use crate::error::ApiError;
 pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEvent) -> Result<Decision, ApiError> {
     metrics::counter!("ctihub_cti_events_total", "source" => event.source, "event" => event.signal.kind.as_str())
         .increment(1);
-    let processed = match state.store.ledger_writer() {
-        Some(writer) => {
-            read_numbers_ahead(state.store.phones(), &event);
-            let (reply, answer) = oneshot::channel();
-            writer.submit(Box::new(WriterJob { config, event, outcome: None, reply }));
-            answer.await.map_err(|_| ApiError::internal("the event writer dropped an event"))??
+    if let Some(writer) = state.store.ledger_writer() {
+        read_numbers_ahead(state.store.phones(), &event);
+        let (reply, answer) = oneshot::channel();
+        writer.submit(Box::new(WriterJob { config, event, outcome: None, reply }));
+        let processed = answer.await.map_err(|_| ApiError::internal("the event writer dropped an event"))??;
+        state.hub.announce_from_writer(&processed.published);
+        return Ok(processed.decision);
+    }
+    let processed = match state.store.begin_pg_ledger().await? {
+        Some(mut ledger) => {
+            let processed = process(&mut ledger, &config, event).await?;
+            ledger.commit().await?;
+            processed
         }
-        None => match state.store.begin_pg_ledger().await? {
-            Some(mut ledger) => {
-                let processed = process(&mut ledger, &config, event).await?;
-                ledger.commit().await?;
-                processed
-            }
-            // An in-memory database (tests): straight on its pool.
-            None => process(&mut state.store.clone(), &config, event).await?,
-        },
+        // An in-memory database (tests): straight on its pool.
+        None => process(&mut state.store.clone(), &config, event).await?,
     };
     state.hub.announce(&processed.published);
     Ok(processed.decision)

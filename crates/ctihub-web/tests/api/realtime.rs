@@ -222,3 +222,43 @@ async fn a_retried_answer_pops_once_even_when_the_first_attempt_died_before_popp
     })
     .await;
 }
+
+/// Calls recorded by the SQLite event writer and presence changes stored through the pool
+/// interleave. A console still gets every event meant for it once, in id order: the writer hands
+/// its committed batches to the hub, which reads from the database instead whenever something
+/// else committed in between.
+#[tokio::test]
+async fn interleaved_calls_and_presence_changes_arrive_once_and_in_order() {
+    on_each_app_in("DE", async |app| {
+        let (anna, token) = app.user(Role::Agent, "anna@example.com", "anna password").await;
+        let (_, ben_token) = app.user(Role::Agent, "ben@example.com", "ben password").await;
+        let url = app.enable_cti(|_| {}).await;
+        let mut stream = EventStream::open(app, &token, None).await;
+        let before = app.store.last_hub_event_id().await.unwrap();
+
+        for n in 0..6 {
+            let call = format!("interleaved-{n}");
+            let status = if n % 2 == 0 { "away" } else { "available" };
+            tokio::join!(new_call(app, &url, &call), set_presence(app, &ben_token, status));
+            tokio::join!(hangup(app, &url, &call), set_presence(app, &ben_token, "available"));
+        }
+
+        let stored = app.store.hub_events_after(before, 500).await.unwrap();
+        let meant_for_anna: Vec<i64> = stored
+            .iter()
+            .filter(|e| e.recipients.as_ref().is_none_or(|r| r.contains(&anna.id)))
+            .map(|e| e.id)
+            .collect();
+        assert!(meant_for_anna.len() >= 12, "calls and presence changes: {}", meant_for_anna.len());
+        let mut seen = Vec::new();
+        while seen.len() < meant_for_anna.len() {
+            let event = stream.next(std::time::Duration::from_secs(8)).await;
+            let event = event.unwrap_or_else(|| panic!("stalled after {seen:?}; stored {meant_for_anna:?}"));
+            seen.push(event.id.expect("every hub event has an id"));
+        }
+        assert_eq!(seen, meant_for_anna);
+        let extra = stream.next(std::time::Duration::from_millis(300)).await;
+        assert!(extra.is_none(), "nothing twice: {extra:?}");
+    })
+    .await;
+}
