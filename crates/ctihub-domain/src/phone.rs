@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 
 mod recent;
+mod validity;
 
 /// Inputs longer than this are not phone numbers; they are cut before parsing so a hostile value
 /// cannot make the parser work hard.
@@ -227,7 +228,7 @@ impl PhoneNormalizer {
 fn valid_e164(region: Option<country::Id>, text: &str) -> Option<PhoneNumber> {
     // The parser has internal `unwrap`s; a malformed value must never take a request down.
     let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, text)).ok()?.ok()?;
-    phonenumber::is_valid(&parsed).then_some(parsed)
+    validity::is_valid(&parsed).then_some(parsed)
 }
 
 impl PhoneNormalizer {
