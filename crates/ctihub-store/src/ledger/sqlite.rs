@@ -78,13 +78,15 @@ impl<'c> SqliteLedger<'c> {
     ) -> rusqlite::Result<Option<(Id, Millis)>> {
         let now = now_millis();
         let id = self.batch.ids.next();
-        let inserted: Option<Id> = self
-            .conn
-            .prepare_cached(INSERT_HUB_EVENT_SQL)?
-            .query_row(numbered![id, kind, recipients.map(|r| to_text(&r)), to_text(payload), now, once_key], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let changed = self.conn.prepare_cached(INSERT_HUB_EVENT_SQL)?.execute(numbered![
+            id,
+            kind,
+            recipients.map(|r| to_text(&r)),
+            to_text(payload),
+            now,
+            once_key
+        ])?;
+        let inserted = (changed == 1).then_some(id);
         if let (Some(id), Some(events)) = (inserted, &mut self.batch.hub_events) {
             events.push(HubEvent::stored(id, kind, recipients, payload, now));
         }
