@@ -176,6 +176,9 @@ impl Hub {
                 () = self.wake.notified() => 0,
                 () = tokio::time::sleep(POLL_EVERY) => 0,
                 announced = next_notification(&mut notifications) => match announced {
+                    // Delivered already: this node's own commit woke the hub before its
+                    // announcement came round.
+                    Some(id) if delivered.contains(id) => continue,
                     // An id at or below the cursor committed late: look back to it.
                     Some(id) if id <= cursor => cursor - id + 1,
                     Some(_) => 0,
@@ -186,14 +189,16 @@ impl Hub {
             loop {
                 match self.store.hub_events_for_delivery(after, READ_PAGE).await {
                     Ok((events, upto)) => {
-                        let full_page = upto.is_none() && events.len() == READ_PAGE as usize;
+                        // Reading on is for a backlog of new events; a look-back reads one page,
+                        // as it reads events delivered already.
+                        let more = lookback == 0 && upto.is_none() && events.len() == READ_PAGE as usize;
                         for event in events {
                             after = event.id;
                             cursor = cursor.max(event.id);
                             self.send(&mut delivered, event);
                         }
                         settled = upto;
-                        if full_page {
+                        if more {
                             continue;
                         }
                     }
@@ -247,6 +252,10 @@ struct Delivered {
 
 impl Delivered {
     const CAPACITY: usize = 4 * RESYNC_WINDOW as usize;
+
+    fn contains(&self, id: Id) -> bool {
+        self.set.contains(&id)
+    }
 
     fn insert(&mut self, id: Id) -> bool {
         if !self.set.insert(id) {
