@@ -162,8 +162,8 @@ fn open(path: &Path, checkpointer: bool) -> rusqlite::Result<Connection> {
 /// before queuing), so the batch first runs without savepoints: each savepoint copies every
 /// page its job touches into a statement journal, which cost a third of the writer's time. If a
 /// job fails, that attempt is rolled back and the batch runs again with each job in a savepoint
-/// of its own, so the failing one is undone alone.
-/// What it committed is handed to the hub when one listens (`hub_listens`).
+/// of its own, so the failing one is undone alone. When a hub listens (`hub_listens`), the
+/// committed batch's hub events come back for it.
 fn write_batch(
     conn: &mut Connection,
     phones: &PhoneNormalizer,
