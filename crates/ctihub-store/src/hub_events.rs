@@ -222,15 +222,7 @@ impl Store {
     /// load, and sqlx's hand-over of each row was a tenth of the server's time.
     pub async fn hub_events_after(&self, after: Id, limit: i64) -> StoreResult<Vec<HubEvent>> {
         let rows: Vec<EventRow> = match &self.reader {
-            Some(reader) => {
-                reader
-                    .read(move |conn| {
-                        let mut query = conn.prepare_cached(EVENTS_AFTER_SQL)?;
-                        let rows = query.query_map([after, limit], EventRow::from_sqlite)?;
-                        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-                    })
-                    .await?
-            }
+            Some(reader) => reader.read(move |conn| events_after_on(conn, after, limit)).await?,
             None => on_pool!(self, |pool, PG| {
                 sqlx::query_as(EVENTS_AFTER_SQL).bind(after).bind(limit).fetch_all(pool).await?
             }),
@@ -251,9 +243,7 @@ impl Store {
         let (rows, settled) = reader
             .read(move |conn| {
                 let settled: Id = conn.prepare_cached(LAST_ID_SQL)?.query_row([], |row| row.get(0))?;
-                let mut query = conn.prepare_cached(EVENTS_AFTER_SQL)?;
-                let rows = query.query_map([after, limit], EventRow::from_sqlite)?;
-                Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, settled))
+                Ok((events_after_on(conn, after, limit)?, settled))
             })
             .await?;
         let events = rows.into_iter().map(HubEvent::try_from).collect::<StoreResult<Vec<_>>>()?;
@@ -317,4 +307,11 @@ impl Store {
         let rows: Vec<(i64, String)> = on_pool!(self, |pool, PG| sqlx::query_as(PRESENCE_SQL).fetch_all(pool).await?);
         Ok(rows.into_iter().filter_map(|(id, s)| Presence::parse(&s).map(|p| (id, p))).collect())
     }
+}
+
+/// [`EVENTS_AFTER_SQL`] on a reader's connection.
+fn events_after_on(conn: &rusqlite::Connection, after: Id, limit: i64) -> StoreResult<Vec<EventRow>> {
+    let mut query = conn.prepare_cached(EVENTS_AFTER_SQL)?;
+    let rows = query.query_map([after, limit], EventRow::from_sqlite)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
