@@ -264,7 +264,8 @@ async fn interleaved_calls_and_presence_changes_arrive_once_and_in_order() {
 }
 
 /// More events than the hub reads at once, stored by another node: a console gets every one,
-/// once and in order. On PostgreSQL each comes with an announcement, most of them for events
+/// once and in order. (Fewer than the hub's broadcast channel holds, 1,024: a bigger burst may
+/// outrun a console, which is then told it lagged and replays from `Last-Event-ID`.) On PostgreSQL each comes with an announcement, most of them for events
 /// the hub has delivered by then; those must not send it back to the database (reading back
 /// from each announced id once swamped 1,000 consoles with repeats in the benchmark).
 #[tokio::test]
@@ -274,7 +275,7 @@ async fn a_burst_from_another_node_arrives_once_and_in_order() {
         let mut stream = EventStream::open(app, &token, None).await;
         let node_b = app.another_node().await;
         let mut published = Vec::new();
-        for n in 0..1_200 {
+        for n in 0..800 {
             let event = node_b.store.publish_hub_event("presence_changed", None, &json!({ "n": n })).await.unwrap();
             published.push(event.id);
         }
