@@ -28,11 +28,18 @@ pub const HUB_CHANNEL: &str = "ctihub_events";
 /// The transaction-level advisory lock that orders hub event ids by commit ("ctihubev").
 pub(crate) const PUBLISH_LOCK: i64 = 0x6374_6968_7562_6576;
 
+/// The once key of a call's hub event of `kind` (its ringing toast, its screen pop). The call's
+/// id comes first, zero-padded, so a new key sorts after the earlier ones and lands at the end
+/// of the key index, not in its middle (migration 0013).
+pub fn once_key(call: Id, kind: &str) -> String {
+    format!("{call:019}:{kind}")
+}
+
 /// A once-keyed event is stored only if its key is new: one row changed when it was. (Not
 /// `RETURNING id`: the id is ours already, and SQLite collects returned rows in a temporary
 /// table, which cost the event writer a tenth of its time for hub events.)
 pub(crate) const INSERT_HUB_EVENT_SQL: &str = "INSERT INTO hub_events (id, kind, recipients, payload, created_at, once_key) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (once_key) DO NOTHING";
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING";
 
 /// Store one hub event inside the caller's transaction, which must hold the publish lock on
 /// PostgreSQL: `insert_hub_event!(tx, PG, kind, recipients_text, payload_text, now, once_key)`

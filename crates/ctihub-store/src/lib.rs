@@ -57,7 +57,7 @@ pub use caller_index::CallerMatch;
 pub use cluster::{ClusterNode, WhenLocked};
 pub use durability::Durability;
 pub use error::{StoreError, StoreResult};
-pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence};
+pub use hub_events::{HUB_CHANNEL, HubEvent, HubNotifications, Presence, once_key};
 pub use journal::JournalFilter;
 pub use ledger::{CallLedger, CommittedHubEvents, LedgerJob, LedgerWriter, PgLedger, SqliteLedger};
 pub use phone_index::RekeyReport;

@@ -91,7 +91,7 @@ async fn what_the_writer_records_reads_back_through_the_pool() {
                 ledger.append_call_event(call.id, &event("hangup")).await?;
 
                 let payload = json!({"call_id": call.id});
-                let once = format!("screen_pop:{}", call.id);
+                let once = ctihub_store::once_key(call.id, "screen_pop");
                 assert!(ledger.publish_hub_event_once("screen_pop", Some(&[agent_id]), &payload, Some(&once)).await?);
                 assert!(!ledger.publish_hub_event_once("screen_pop", Some(&[agent_id]), &payload, Some(&once)).await?);
                 Ok(Some(call))
@@ -315,4 +315,53 @@ async fn committed_hub_events_are_handed_over_with_the_ids_their_batch_drew() {
     assert_eq!(settled, Some(fourth.through));
     let (_, page_end) = store.hub_events_for_delivery(0, 7).await.unwrap();
     assert_eq!(page_end, None, "a full page may not hold everything");
+}
+
+/// Migration 0013 rewrites the once keys stored before it into the new form, so that a PBX
+/// retrying an event across the upgrade still finds its toast or pop published.
+#[tokio::test]
+async fn once_keys_stored_before_migration_0013_still_keep_a_retry_out() {
+    let test = fresh_sqlite_store("US").await;
+    let path = test.sqlite_path().expect("an SQLite file").to_owned();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // The table as it was before 0013: keys in the old form, every row in the index.
+        conn.execute_batch(
+            "DROP INDEX hub_events_once_key_key;
+             CREATE UNIQUE INDEX hub_events_once_key_key ON hub_events (once_key);
+             INSERT INTO hub_events (id, kind, recipients, payload, created_at, once_key) VALUES
+                 (9000001, 'incoming_call', '[1]', '{}', 0, 'incoming_call:17'),
+                 (9000002, 'journal_changed', NULL, '{}', 0, NULL),
+                 (9000003, 'screen_pop', '[1]', '{}', 0, 'screen_pop:17'),
+                 (9000004, 'screen_pop', '[1]', '{}', 0, 'screen_pop:1843501');",
+        )
+        .unwrap();
+        conn.execute_batch(include_str!("../../migrations/sqlite/0013_hub_events_once_key_order.sql")).unwrap();
+        let keys: Vec<Option<String>> = conn
+            .prepare("SELECT once_key FROM hub_events WHERE id > 9000000 ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = |id, kind| Some(ctihub_store::once_key(id, kind));
+        assert_eq!(keys, [key(17, "incoming_call"), None, key(17, "screen_pop"), key(1_843_501, "screen_pop")]);
+    }
+
+    let retried = submit(
+        &test.store,
+        Box::new(|ledger| {
+            now(async {
+                let (again, new) = (ctihub_store::once_key(17, "screen_pop"), ctihub_store::once_key(18, "screen_pop"));
+                assert!(!ledger.publish_hub_event_once("screen_pop", Some(&[1]), &json!({}), Some(&again)).await?);
+                assert!(ledger.publish_hub_event_once("screen_pop", Some(&[1]), &json!({}), Some(&new)).await?);
+                // Events without a key are not kept out by each other.
+                assert!(ledger.publish_hub_event_once("journal_changed", None, &json!({}), None).await?);
+                Ok(None)
+            })
+        }),
+    );
+    let (committed, outcome) = retried.await.unwrap();
+    committed.unwrap();
+    outcome.unwrap().unwrap();
 }

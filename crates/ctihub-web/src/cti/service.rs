@@ -104,7 +104,7 @@ pub async fn process(
             let recipients = incoming_call_recipients(ledger, config, &call).await?;
             if !recipients.is_empty() {
                 let payload = incoming_call_payload(ledger.phones(), &call);
-                let once = format!("incoming_call:{}", call.id);
+                let once = ctihub_store::once_key(call.id, kinds::INCOMING_CALL);
                 if ledger.publish_hub_event_once(kinds::INCOMING_CALL, Some(&recipients), &payload, Some(&once)).await?
                 {
                     processed.published.push(kinds::INCOMING_CALL);
@@ -114,7 +114,7 @@ pub async fn process(
         SignalKind::Answer if inbound => {
             if let Some(agent) = call.data.agent_id {
                 let pop = screen_pop(ledger, config, &call, &event.signal.from).await?;
-                let once = format!("screen_pop:{}", call.id);
+                let once = ctihub_store::once_key(call.id, kinds::SCREEN_POP);
                 if ledger.publish_hub_event_once(kinds::SCREEN_POP, Some(&[agent]), &pop, Some(&once)).await? {
                     processed.published.push(kinds::SCREEN_POP);
                 }
