@@ -8,6 +8,7 @@
 
 mod batch;
 mod checkpoint;
+mod gate;
 mod handover;
 mod postgres;
 mod sqlite;

@@ -19,7 +19,7 @@ use ctihub_domain::phone::PhoneNormalizer;
 use rusqlite::Connection;
 
 use super::batch::Batch;
-use super::checkpoint::Checkpointer;
+use super::checkpoint::{Checkpointer, GATE_PATIENCE};
 use super::sync::{Syncer, sync_failed};
 use super::{CommittedHubEvents, Handover, SqliteLedger};
 use crate::{StoreError, StoreResult};
@@ -99,6 +99,10 @@ fn write_batches(
             continue;
         }
         let hub_listens = handover.is_listened_to();
+        let gate = checkpoints.as_ref().map(Checkpointer::gate);
+        if let Some(gate) = gate {
+            gate.enter(GATE_PATIENCE);
+        }
         let outcome = match &mut conn {
             Some(conn) => write_batch(conn, phones, &mut batch, hub_listens),
             None => match open(path, checkpoints.is_some()) {
@@ -106,6 +110,9 @@ fn write_batches(
                 Err(e) => Err(e),
             },
         };
+        if let Some(gate) = gate {
+            gate.leave();
+        }
         metrics::histogram!("ctihub_ledger_batch_events").record(batch.len() as f64);
         match outcome {
             Ok(committed) => {
