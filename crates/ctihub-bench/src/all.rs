@@ -199,8 +199,10 @@ async fn run_backend(
     };
     println!("idle server: {:.1} MiB resident", idle.rss_mib());
 
+    dbs.restore_seeded()?;
     let store = crate::database::open(&dbs.seeded, 4).await?;
     let world = seed::ensure(&store, sizes.users, sizes.tickets, sizes.agents, backend).await?;
+    dbs.keep_seeded().await?;
     let cookie = seed::agent_cookie(&store, &world.agents).await?;
     let server = ServerProcess::ctihub(binary, &dbs.seeded, &log("serve"))?;
     server.ready(&client).await?;
