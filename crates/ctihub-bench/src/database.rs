@@ -63,9 +63,9 @@ impl Databases {
 
     /// SQLite: put the seeded file back as seeding left it, so that every run measures the same
     /// database (a million users, their tickets, the agents) rather than one holding every
-    /// earlier run's calls: ingest on a file grown to 11 GB by ten runs was a quarter slower than
-    /// on a fresh one, so figures drifted with the number of runs before. A file seeded before
-    /// this copy was kept is seeded again.
+    /// earlier run's calls: ingest on a file grown to 11 GB by ten runs was 11–39 % slower than
+    /// on a fresh one (docs/benchmarks.md, run 11), so figures drifted with the number of runs
+    /// before. A file seeded before this copy was kept is seeded again.
     pub fn restore_seeded(&self) -> anyhow::Result<()> {
         let Some(files) = &self.sqlite_files else { return Ok(()) };
         for suffix in ["", "-wal", "-shm"] {
