@@ -9,12 +9,17 @@
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::{Mode, PhoneNumber, country};
+use phonenumber::{PhoneNumber, country};
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
+mod format;
+mod parse;
+mod patterns;
 mod recent;
+#[cfg(test)]
+mod sample;
 mod validity;
 
 /// Inputs longer than this are not phone numbers; they are cut before parsing so a hostile value
@@ -189,35 +194,35 @@ impl PhoneNormalizer {
         let extension = extension.filter(|e| !e.is_empty());
         let number = |key: String| CallerNumber::Number(PhoneKey { key, extension: extension.clone() });
         match self.e164(base, &digits) {
-            Some(valid) => (number(valid.format().mode(Mode::E164).to_string()), Some(valid)),
+            Some(valid) => (number(format::e164(&valid)), Some(valid)),
             None => (number(digits), None),
         }
     }
 
     /// The E.164 form of a number when libphonenumber finds it valid.
     ///
-    /// International forms are parsed without a region: `phonenumber` 0.3.10 strips the default
+    /// International forms are never read in our region: `phonenumber` 0.3.10 strips the default
     /// region's trunk prefix from foreign numbers (`+49 151…` read in `US` loses its `1`), so a
-    /// number that names its own country must not be read in ours.
+    /// number that names its own country is read in that country (`parse::parse_international`).
     fn e164(&self, base: &str, digits: &str) -> Option<PhoneNumber> {
         let international = base.trim_start().trim_start_matches("tel:").starts_with('+');
         if international {
-            return valid_e164(None, &format!("+{digits}"));
+            return valid_international(digits);
         }
         // `00` is the international prefix almost everywhere; `011` in the NANP countries.
         let idd = if self.region_calling_code() == Some(1) { "011" } else { "00" };
         if let Some(rest) = digits.strip_prefix(idd).or_else(|| digits.strip_prefix("00")) {
-            return valid_e164(None, &format!("+{rest}"));
+            return valid_international(rest);
         }
         // Providers such as sipgate send international numbers without `+` (`4915…`). A long
         // digit string with no trunk `0` is tried as international first.
         if !digits.starts_with('0')
             && digits.len() >= 11
-            && let Some(e164) = valid_e164(None, &format!("+{digits}"))
+            && let Some(e164) = valid_international(digits)
         {
             return Some(e164);
         }
-        valid_e164(Some(self.region.0), base)
+        valid(parse::parse(Some(self.region.0), base))
     }
 
     fn region_calling_code(&self) -> Option<u16> {
@@ -225,10 +230,13 @@ impl PhoneNormalizer {
     }
 }
 
-fn valid_e164(region: Option<country::Id>, text: &str) -> Option<PhoneNumber> {
-    // The parser has internal `unwrap`s; a malformed value must never take a request down.
-    let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, text)).ok()?.ok()?;
-    validity::is_valid(&parsed).then_some(parsed)
+/// `+{digits}`, parsed, when valid.
+fn valid_international(digits: &str) -> Option<PhoneNumber> {
+    valid(parse::parse_international(digits))
+}
+
+fn valid(parsed: Option<PhoneNumber>) -> Option<PhoneNumber> {
+    parsed.filter(validity::is_valid)
 }
 
 impl PhoneNormalizer {
@@ -247,7 +255,7 @@ impl PhoneNormalizer {
             || self.read(raw),
             |reading| {
                 let pretty = reading.pretty.get_or_insert_with(|| match &reading.valid {
-                    Some(valid) => valid.format().mode(Mode::International).to_string(),
+                    Some(valid) => format::international(valid),
                     None => raw.trim().to_owned(),
                 });
                 (reading.number.key().cloned(), pretty.clone())

@@ -1,0 +1,93 @@
+//! libphonenumber's patterns, compiled once and matched without its regex cache.
+//!
+//! `phonenumber` keeps its compiled patterns in one cache of a hundred, behind one mutex for the
+//! whole process, and finds a pattern there by hashing its source text at every match (the
+//! North American fixed-line pattern alone is over a kilobyte). Reading a new caller's number
+//! took a dozen such matches, and under ingest the lookups and the waits for that mutex, with two
+//! request threads and the writer reading numbers at once, cost about as much as the matching.
+//!
+//! Here a pattern is compiled on first use, with the options `phonenumber` compiles it with,
+//! and found again by where its source text is. Only the metadata's own text is accepted
+//! (`&'static str`: `phonenumber::metadata::DATABASE` lives as long as the process and never
+//! changes), so a place names one pattern for good.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
+
+use phonenumber::metadata::Descriptor;
+use regex::{Regex, RegexBuilder};
+
+/// Compiled patterns by the address and length of their source text.
+static COMPILED: LazyLock<RwLock<HashMap<(usize, usize), Regex>>> = LazyLock::new(Default::default);
+
+/// Run `use_it` with the pattern whose source is `source`.
+fn with_regex<T>(source: &'static str, use_it: impl FnOnce(&Regex) -> T) -> T {
+    let place = (source.as_ptr() as usize, source.len());
+    {
+        let compiled = COMPILED.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(regex) = compiled.get(&place) {
+            return use_it(regex);
+        }
+    }
+    let regex = compile(source);
+    let answer = use_it(&regex);
+    COMPILED.write().unwrap_or_else(PoisonError::into_inner).insert(place, regex);
+    answer
+}
+
+/// As `regex_cache` builds it for `phonenumber`: whitespace in the source is not matched, and
+/// the sizes are its defaults. Every pattern in the metadata compiles (`phonenumber` compiled
+/// them all when it loaded the metadata), so a failure here is a broken build.
+fn compile(source: &str) -> Regex {
+    RegexBuilder::new(source)
+        .ignore_whitespace(true)
+        .size_limit(10 * (1 << 20))
+        .dfa_size_limit(2 * (1 << 20))
+        .build()
+        .unwrap_or_else(|e| panic!("libphonenumber's pattern `{source}` compiles: {e}"))
+}
+
+/// Where the pattern's first match in `text` ends, when that match starts at the beginning:
+/// how `phonenumber` asks whether a pattern "matches at the start" (`find`, then `start == 0`).
+pub(super) fn end_of_match_at_start(source: &'static str, text: &str) -> Option<usize> {
+    with_regex(source, |regex| regex.find(text).filter(|m| m.start() == 0).map(|m| m.end()))
+}
+
+pub(super) fn matches_at_start(source: &'static str, text: &str) -> bool {
+    end_of_match_at_start(source, text).is_some()
+}
+
+/// The first match in `text` replaced by `with` (`$1`-style groups), as `Regex::replace`.
+pub(super) fn replace_first(source: &'static str, text: &str, with: &str) -> String {
+    with_regex(source, |regex| regex.replace(text, with).into_owned())
+}
+
+/// `Descriptor::is_match`: one of the type's possible lengths, and its pattern matches at the start.
+pub(super) fn describes(descriptor: &'static Descriptor, national: &str) -> bool {
+    let lengths = descriptor.possible_length();
+    if !lengths.is_empty() && !lengths.iter().any(|&l| usize::from(l) == national.len()) {
+        return false;
+    }
+    matches_at_start(descriptor.national_number().as_str(), national)
+}
+
+#[cfg(test)]
+mod tests {
+    use phonenumber::metadata::DATABASE;
+
+    use super::*;
+
+    #[test]
+    fn a_pattern_answers_as_phonenumber_does_and_is_compiled_once() {
+        let us = DATABASE.by_id("US").unwrap();
+        let fixed_line = us.descriptors().fixed_line().unwrap();
+        for national in ["5132001234", "1132001234", "513200123", "51320012345", "2015550123"] {
+            assert_eq!(describes(fixed_line, national), fixed_line.is_match(national), "{national}");
+        }
+        let source = fixed_line.national_number().as_str();
+        let count = || COMPILED.read().unwrap().keys().filter(|(at, _)| *at == source.as_ptr() as usize).count();
+        assert_eq!(count(), 1);
+        describes(fixed_line, "5132001234");
+        assert_eq!(count(), 1, "found again, not compiled again");
+    }
+}
