@@ -7,7 +7,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::phone::PhoneNormalizer;
+
+mod shared;
+
 use crate::{DomainError, Id};
+pub use shared::SharedCtiConfig;
 
 /// Everything an admin configures for the CTI endpoints. Stored as one settings document, so a
 /// change from the CLI or the admin API holds on every node at once.
@@ -155,19 +159,6 @@ impl CtiConfig {
         })
     }
 
-    /// Agents mapped to a queue or called number. Empty when the map has no row for it.
-    pub fn agents_for_queue(&self, queue: &str) -> Vec<Id> {
-        let mut ids: Vec<Id> = Vec::new();
-        for rule in self.notify_map.iter().filter(|r| r.queue.trim() == queue.trim()) {
-            for id in &rule.user_ids {
-                if !ids.contains(id) {
-                    ids.push(*id);
-                }
-            }
-        }
-        ids
-    }
-
     /// The queues an agent follows through the notify map.
     pub fn queues_of_agent(&self, user_id: Id) -> Vec<String> {
         self.notify_map.iter().filter(|r| r.user_ids.contains(&user_id)).map(|r| r.queue.trim().to_owned()).collect()
@@ -297,7 +288,6 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(config.agents_for_queue("4930600000000"), vec![1, 2]);
         assert_eq!(config.queues_of_agent(2), vec!["4930600000000", "support"]);
         assert!(config.validate().is_ok());
         config.notify_map.push(NotifyRule { queue: "support".into(), user_ids: vec![3] });

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use ctihub_domain::cti::CtiConfig;
+use ctihub_domain::cti::SharedCtiConfig;
 use ctihub_domain::phone::PhoneNormalizer;
 use ctihub_store::{LedgerJob, SqliteLedger, StoreResult};
 use tokio::sync::oneshot;
@@ -16,7 +16,11 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// Record `event` and tell the agents concerned; what the PBX should do with the call.
-pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEvent) -> Result<Decision, ApiError> {
+pub async fn ingest(
+    state: &AppState,
+    config: Arc<SharedCtiConfig>,
+    event: IncomingEvent,
+) -> Result<Decision, ApiError> {
     metrics::counter!("ctihub_cti_events_total", "source" => event.source, "event" => event.signal.kind.as_str())
         .increment(1);
     if let Some(writer) = state.store.ledger_writer() {
@@ -27,6 +31,17 @@ pub async fn ingest(state: &AppState, config: Arc<CtiConfig>, event: IncomingEve
         state.hub.announce_from_writer(&processed.published);
         return Ok(processed.decision);
     }
+    // Boxed: that path's future is large (about 14 KB, the whole pipeline's), and held inline it
+    // made every PBX request's future that large, copied into a box at each layer of the router.
+    Box::pin(ingest_on_pool(state, config, event)).await
+}
+
+/// Without the SQLite writer: the pipeline in a transaction of the PostgreSQL pool.
+async fn ingest_on_pool(
+    state: &AppState,
+    config: Arc<SharedCtiConfig>,
+    event: IncomingEvent,
+) -> Result<Decision, ApiError> {
     let processed = match state.store.begin_pg_ledger().await? {
         Some(mut ledger) => {
             let processed = process(&mut ledger, &config, event).await?;
@@ -51,7 +66,7 @@ fn read_numbers_ahead(phones: &PhoneNormalizer, event: &IncomingEvent) {
 
 /// One event on the writer thread.
 struct WriterJob {
-    config: Arc<CtiConfig>,
+    config: Arc<SharedCtiConfig>,
     event: IncomingEvent,
     outcome: Option<Result<Processed, ApiError>>,
     reply: oneshot::Sender<Result<Processed, ApiError>>,
@@ -59,8 +74,10 @@ struct WriterJob {
 
 impl LedgerJob for WriterJob {
     fn run(&mut self, ledger: &mut SqliteLedger<'_>) -> bool {
-        // The SQLite ledger never waits, so its futures complete on the first poll.
-        let outcome = futures::executor::block_on(process(ledger, &self.config, self.event.clone()));
+        // The SQLite ledger never waits, so its futures complete on the first poll. Pinned where
+        // it is made: the pipeline's future is kilobytes, and handing it over by value copied it.
+        let pipeline = std::pin::pin!(process(ledger, &self.config, self.event.clone()));
+        let outcome = futures::executor::block_on(pipeline);
         let kept = outcome.is_ok();
         self.outcome = Some(outcome);
         kept

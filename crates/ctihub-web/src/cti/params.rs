@@ -116,18 +116,8 @@ pub async fn read_params<S: Send + Sync>(request: Request, state: &S) -> Result<
     let content_type =
         request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
-        let mut multipart = Multipart::from_request(request, state)
-            .await
-            .map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?;
-        let mut params = Params::default();
-        while let Some(field) =
-            multipart.next_field().await.map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?
-        {
-            let name = field.name().unwrap_or("").to_owned();
-            let text = field.text().await.map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?;
-            params.push(&name, text);
-        }
-        return Ok((params, Bytes::new()));
+        // Boxed: reading multipart takes a large future, which every body would carry otherwise.
+        return Box::pin(read_multipart(request, state)).await.map(|params| (params, Bytes::new()));
     }
     let body = Bytes::from_request(request, state)
         .await
@@ -138,6 +128,21 @@ pub async fn read_params<S: Send + Sync>(request: Request, state: &S) -> Result<
         Params::from_form(&body)?
     };
     Ok((params, body))
+}
+
+async fn read_multipart<S: Send + Sync>(request: Request, state: &S) -> Result<Params, ParamsError> {
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?;
+    let mut params = Params::default();
+    while let Some(field) =
+        multipart.next_field().await.map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?
+    {
+        let name = field.name().unwrap_or("").to_owned();
+        let text = field.text().await.map_err(|e| ParamsError::unreadable(e.status(), e.body_text()))?;
+        params.push(&name, text);
+    }
+    Ok(params)
 }
 
 #[cfg(test)]

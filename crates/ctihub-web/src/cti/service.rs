@@ -7,7 +7,7 @@
 
 use ctihub_domain::Id;
 use ctihub_domain::call::{Call, CallData, Direction, ExternalRef, NewCallEvent};
-use ctihub_domain::cti::CtiConfig;
+use ctihub_domain::cti::{CtiConfig, SharedCtiConfig};
 use ctihub_domain::journal::{self, CallSignal, SignalKind, Transition};
 use ctihub_domain::phone::PhoneNormalizer;
 use ctihub_domain::time::now_millis;
@@ -56,7 +56,7 @@ pub enum Decision {
 
 pub async fn process(
     ledger: &mut impl CallLedger,
-    config: &CtiConfig,
+    config: &SharedCtiConfig,
     mut event: IncomingEvent,
 ) -> Result<Processed, ApiError> {
     let phones = *ledger.phones();
@@ -240,7 +240,7 @@ async fn answering_agent(ledger: &mut impl CallLedger, event: &IncomingEvent) ->
 /// do-not-disturb are left out.
 async fn incoming_call_recipients(
     ledger: &mut impl CallLedger,
-    config: &CtiConfig,
+    config: &SharedCtiConfig,
     call: &Call,
 ) -> Result<Vec<Id>, ApiError> {
     let mut recipients: Vec<Id> = if config.notify_map.is_empty() {
@@ -268,7 +268,7 @@ async fn incoming_call_recipients(
 /// of each call is what kept screen pops waiting.
 async fn journal_audience(
     ledger: &mut impl CallLedger,
-    config: &CtiConfig,
+    config: &SharedCtiConfig,
     call: &Call,
 ) -> Result<Option<Vec<Id>>, ApiError> {
     if config.notify_map.is_empty() {
