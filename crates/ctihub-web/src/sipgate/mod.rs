@@ -200,7 +200,7 @@ mod tests {
             RemoteUser { remote_id: "w1".into(), user_id: 11 },
             RemoteUser { remote_id: "1234567w2".into(), user_id: 12 },
         ];
-        let params = |body: &str| Params::from_form(body.as_bytes()).unwrap();
+        let params = |body: &str| Params::from_form(body.as_bytes());
         assert_eq!(mapped_user(&map, &params("userId=w1&fullUserId=1234567w1")), Some(11));
         assert_eq!(mapped_user(&map, &params("userId=w2&fullUserId=1234567w2")), Some(12));
         assert_eq!(mapped_user(&map, &params("userId=w3&fullUserId=1234567w3")), None);
