@@ -45,13 +45,15 @@ impl Batch {
 
 /// Who-is-who lookups already made in this batch. Each event asks who its journal's audience is
 /// (the admins, the owners of its queue's number) and each ringing call who owns the line it
-/// rings on: a busy batch asks the same few questions for every event, and the answers cannot
-/// change before it commits.
+/// rings on and who is in do-not-disturb: a busy batch asks the same few questions for every
+/// event, and the answers cannot change before it commits (users and presence are written by
+/// other connections, which wait for the batch's write lock).
 #[derive(Default)]
 pub(crate) struct BatchUsers {
     /// Caller identification, by the number as the job asked.
     pub(crate) callers: HashMap<String, Vec<CallerMatch>>,
     pub(crate) admin_ids: Option<Vec<Id>>,
+    pub(crate) do_not_disturb_ids: Option<Vec<Id>>,
 }
 
 /// The calls a batch reported through [`CallLedger::publish_for_calls`], in order. Published

@@ -316,15 +316,19 @@ impl CallLedger for SqliteLedger<'_> {
     }
 
     async fn do_not_disturb_ids(&mut self) -> StoreResult<Vec<Id>> {
+        if let Some(known) = &self.batch.users.do_not_disturb_ids {
+            return Ok(known.clone());
+        }
         let mut query = self.conn.prepare_cached(PRESENCE_SQL)?;
         let rows = query
             .query_map([], |r| Ok((r.get::<_, Id>(0)?, r.get::<_, String>(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows
+        let ids = rows
             .into_iter()
             .filter(|(_, s)| Presence::parse(s) == Some(Presence::DoNotDisturb))
             .map(|(id, _)| id)
-            .collect())
+            .collect();
+        Ok(self.batch.users.do_not_disturb_ids.insert(ids).clone())
     }
 
     async fn has_ticket_updated_since(&mut self, user_id: Id, since: Millis) -> StoreResult<bool> {
