@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use ctihub_domain::phone::PhoneNormalizer;
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use super::batch::Batch;
 use super::checkpoint::{Checkpointer, GATE_PATIENCE};
@@ -148,9 +148,16 @@ pub(super) fn answer_all(batch: Vec<Job>, failure: Option<&dyn std::fmt::Display
 
 /// The writer's own connection, set up like the pool's (`Store::connect`): foreign keys, the
 /// same page cache. Commits are made durable by the `Syncer`, not inside `COMMIT`
-/// (`synchronous = NORMAL`); with a `Checkpointer` to do them, no checkpoints of its own.
+/// (`synchronous = NORMAL`); with a `Checkpointer` to do them, no checkpoints of its own. It
+/// writes each commit's log frames with one write, through `ctihub_wal_vfs`.
 fn open(path: &Path, checkpointer: bool) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    let conn = match ctihub_wal_vfs::register() {
+        Ok(vfs) => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs)?,
+        Err(e) => {
+            tracing::warn!(error = %e, "the event writer writes its log a frame at a time");
+            Connection::open(path)?
+        }
+    };
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
