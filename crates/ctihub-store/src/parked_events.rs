@@ -13,6 +13,8 @@ use crate::{Store, StoreResult, on_pool};
 pub(crate) const ADOPT_SQL: &str = "INSERT INTO call_events (id, call_id, source, kind, payload, occurred_at, received_at) \
      SELECT id, $1, source, kind, payload, occurred_at, received_at FROM parked_call_events \
      WHERE source = $2 AND external_id = $3";
+/// Whether any event is parked at all.
+pub(crate) const ANY_PARKED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM parked_call_events)";
 pub(crate) const UNPARK_SQL: &str = "DELETE FROM parked_call_events WHERE source = $1 AND external_id = $2";
 
 /// Move the events parked under `r` to `call_id`, inside the caller's transaction:

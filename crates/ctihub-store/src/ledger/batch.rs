@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use ctihub_domain::Id;
 
+use super::recent::BatchCalls;
 use crate::ids::BatchIds;
+use crate::parked_events::ANY_PARKED_SQL;
 use crate::{CallerMatch, HubEvent};
 
 /// One batch's running state, handed to every job's [`super::SqliteLedger`].
@@ -16,6 +18,10 @@ pub(crate) struct Batch {
     pub(crate) ids: BatchIds,
     pub(crate) notices: BatchNotices,
     pub(crate) users: BatchUsers,
+    pub(crate) calls: BatchCalls,
+    /// Whether any event is parked for a call not yet known, once asked: almost never, and
+    /// only other connections park them.
+    parked_events: Option<bool>,
     /// The hub events stored so far, for the hub (`super::handover`); `None` when no hub listens.
     pub(crate) hub_events: Option<Vec<HubEvent>>,
 }
@@ -26,8 +32,19 @@ impl Batch {
             ids: BatchIds::read(conn)?,
             notices: BatchNotices::default(),
             users: BatchUsers::default(),
+            calls: BatchCalls::default(),
+            parked_events: None,
             hub_events: hub_listens.then(Vec::new),
         })
+    }
+
+    /// Whether a new call may have parked events to adopt.
+    pub(crate) fn has_parked_events(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+        if let Some(known) = self.parked_events {
+            return Ok(known);
+        }
+        let any = conn.prepare_cached(ANY_PARKED_SQL)?.query_row([], |r| r.get(0))?;
+        Ok(*self.parked_events.insert(any))
     }
 
     /// How much the batch has published, to undo a failed job's share with [`Batch::undo_to`].

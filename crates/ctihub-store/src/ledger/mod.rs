@@ -11,6 +11,7 @@ mod checkpoint;
 mod gate;
 mod handover;
 mod postgres;
+mod recent;
 mod sqlite;
 mod sync;
 mod writer;

@@ -13,6 +13,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
 use super::batch::Batch;
+use super::recent::RecentCalls;
 use super::{CALL_BY_ID_SQL, CallLedger, USER_BY_AGENT_ID_SQL, USER_BY_ID_SQL};
 use crate::caller_index::identify_on;
 use crate::calls::{
@@ -52,11 +53,17 @@ pub struct SqliteLedger<'c> {
     conn: &'c mut Connection,
     phones: &'c PhoneNormalizer,
     batch: &'c mut Batch,
+    recent: &'c RecentCalls,
 }
 
 impl<'c> SqliteLedger<'c> {
-    pub(crate) fn new(conn: &'c mut Connection, phones: &'c PhoneNormalizer, batch: &'c mut Batch) -> Self {
-        SqliteLedger { conn, phones, batch }
+    pub(crate) fn new(
+        conn: &'c mut Connection,
+        phones: &'c PhoneNormalizer,
+        batch: &'c mut Batch,
+        recent: &'c RecentCalls,
+    ) -> Self {
+        SqliteLedger { conn, phones, batch, recent }
     }
 
     /// The batch's notices, one hub event per kind, inside its transaction.
@@ -213,6 +220,9 @@ impl CallLedger for SqliteLedger<'_> {
     }
 
     async fn find_call_by_ref(&mut self, source: &str, external_id: &str) -> StoreResult<Option<Call>> {
+        if let Some(known) = self.batch.calls.find(self.recent, source, external_id) {
+            return Ok(Some(known.clone()));
+        }
         let id: Option<Id> = self
             .conn
             .prepare_cached(FIND_REF_SQL)?
@@ -241,14 +251,18 @@ impl CallLedger for SqliteLedger<'_> {
             })?;
         }
         self.insert_event(id, event, now)?;
-        for r in refs {
-            self.conn.prepare_cached(ADOPT_SQL)?.execute(numbered![id, r.source, r.external_id])?;
-            self.conn.prepare_cached(UNPARK_SQL)?.execute(numbered![r.source, r.external_id])?;
+        if self.batch.has_parked_events(self.conn)? {
+            for r in refs {
+                self.conn.prepare_cached(ADOPT_SQL)?.execute(numbered![id, r.source, r.external_id])?;
+                self.conn.prepare_cached(UNPARK_SQL)?.execute(numbered![r.source, r.external_id])?;
+            }
         }
         // What was written, without reading it back; refs in the order the pool lists them.
         let mut external_refs = refs.to_vec();
         external_refs.sort_by(|a, b| (&a.source, &a.external_id).cmp(&(&b.source, &b.external_id)));
-        Ok(Call { id, data: data.clone(), external_refs, created_at: now, updated_at: now })
+        let call = Call { id, data: data.clone(), external_refs, created_at: now, updated_at: now };
+        self.batch.calls.wrote(&call);
+        Ok(call)
     }
 
     async fn update_call_if_state(
@@ -263,10 +277,13 @@ impl CallLedger for SqliteLedger<'_> {
         let after = call_values(data, self.customer_key(data));
         let (sql, values) = narrow_update(call.id, expected, &before, after, now);
         if self.conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))? == 0 {
+            self.batch.calls.forget(call);
             return Ok(None);
         }
         self.insert_event(call.id, event, now)?;
-        Ok(Some(Call { data: data.clone(), updated_at: now, ..call.clone() }))
+        let updated = Call { data: data.clone(), updated_at: now, ..call.clone() };
+        self.batch.calls.wrote(&updated);
+        Ok(Some(updated))
     }
 
     async fn append_call_event(&mut self, call_id: Id, event: &NewCallEvent) -> StoreResult<()> {

@@ -20,6 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::batch::Batch;
 use super::checkpoint::{Checkpointer, GATE_PATIENCE};
+use super::recent::{BatchCalls, RecentCalls};
 use super::sync::{Syncer, sync_failed};
 use super::{CommittedHubEvents, Handover, SqliteLedger};
 use crate::{StoreError, StoreResult};
@@ -87,6 +88,7 @@ fn write_batches(
     let mut conn: Option<Connection> = None;
     let mut checkpoints = Some(Checkpointer::start(path));
     let syncer = Syncer::start(path, sync_failed);
+    let mut recent = RecentCalls::default();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH
@@ -104,9 +106,9 @@ fn write_batches(
             gate.enter(GATE_PATIENCE);
         }
         let outcome = match &mut conn {
-            Some(conn) => write_batch(conn, phones, &mut batch, hub_listens),
+            Some(conn) => write_batch(conn, phones, &mut batch, hub_listens, &mut recent),
             None => match open(path, checkpoints.is_some()) {
-                Ok(opened) => write_batch(conn.insert(opened), phones, &mut batch, hub_listens),
+                Ok(opened) => write_batch(conn.insert(opened), phones, &mut batch, hub_listens, &mut recent),
                 Err(e) => Err(e),
             },
         };
@@ -115,7 +117,8 @@ fn write_batches(
         }
         metrics::histogram!("ctihub_ledger_batch_events").record(batch.len() as f64);
         match outcome {
-            Ok(committed) => {
+            Ok((committed, calls)) => {
+                recent.absorb(calls);
                 // Delivered while the commit syncs, as a hub reading the database would see it.
                 if let Some(committed) = committed {
                     handover.hand_over(committed);
@@ -183,12 +186,14 @@ fn write_batch(
     phones: &PhoneNormalizer,
     batch: &mut [Job],
     hub_listens: bool,
-) -> rusqlite::Result<Option<CommittedHubEvents>> {
-    if let Some(committed) = in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Shared, hub_listens))?
-    {
+    recent: &mut RecentCalls,
+) -> rusqlite::Result<Committed> {
+    let shared = |conn: &mut Connection| run_jobs(conn, phones, batch, Isolation::Shared, hub_listens, recent);
+    if let Some(committed) = in_transaction(conn, shared)? {
         return Ok(committed);
     }
-    let committed = in_transaction(conn, |conn| run_jobs(conn, phones, batch, Isolation::Savepoints, hub_listens))?;
+    let isolated = |conn: &mut Connection| run_jobs(conn, phones, batch, Isolation::Savepoints, hub_listens, recent);
+    let committed = in_transaction(conn, isolated)?;
     Ok(committed.expect("a batch with each job in a savepoint always commits"))
 }
 
@@ -227,22 +232,28 @@ enum Isolation {
     Savepoints,
 }
 
-/// The batch's jobs; `Some` to commit, with its hub events when the hub listens.
+/// What a committed batch leaves: its hub events when the hub listens, and the calls it wrote.
+type Committed = (Option<CommittedHubEvents>, BatchCalls);
+
+/// The batch's jobs; `Some` to commit.
 fn run_jobs(
     conn: &mut Connection,
     phones: &PhoneNormalizer,
     batch: &mut [Job],
     isolation: Isolation,
     hub_listens: bool,
-) -> rusqlite::Result<Option<Option<CommittedHubEvents>>> {
+    recent: &mut RecentCalls,
+) -> rusqlite::Result<Option<Committed>> {
     let savepoints = isolation == Isolation::Savepoints;
+    recent.check(conn)?;
+    let recent = &*recent;
     let mut state = Batch::start(conn, hub_listens)?;
     for job in batch {
         if savepoints {
             conn.prepare_cached("SAVEPOINT job")?.execute([])?;
         }
         let mark = state.mark();
-        let mut ledger = SqliteLedger::new(conn, phones, &mut state);
+        let mut ledger = SqliteLedger::new(conn, phones, &mut state, recent);
         // A panicking job counts as a failed one.
         let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut ledger))).unwrap_or(false);
         if !savepoints && !kept {
@@ -252,12 +263,14 @@ fn run_jobs(
             if !kept {
                 conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
                 state.undo_to(mark);
+                state.calls.spoil();
             }
             conn.prepare_cached("RELEASE job")?.execute([])?;
         }
     }
-    SqliteLedger::new(conn, phones, &mut state).publish_notices()?;
+    SqliteLedger::new(conn, phones, &mut state, recent).publish_notices()?;
     state.ids.write_back(conn)?;
     let (after, through) = state.ids.drawn();
-    Ok(Some(state.hub_events.map(|events| CommittedHubEvents { after, through, events })))
+    let events = state.hub_events.map(|events| CommittedHubEvents { after, through, events });
+    Ok(Some((events, state.calls)))
 }

@@ -365,3 +365,91 @@ async fn once_keys_stored_before_migration_0013_still_keep_a_retry_out() {
     committed.unwrap();
     outcome.unwrap().unwrap();
 }
+
+/// A job that looks the call up by its PBX id and returns it as the writer finds it.
+fn find(name: &'static str) -> Work {
+    Box::new(move |ledger| now(ledger.find_call_by_ref("zammad", name)))
+}
+
+/// A job that moves the call from ringing to in progress.
+fn answer(name: &'static str) -> Work {
+    Box::new(move |ledger| {
+        now(async {
+            let call = ledger.find_call_by_ref("zammad", name).await?.expect("the call exists");
+            let mut answered = call.data.clone();
+            answered.state = CallState::InProgress;
+            answered.answered_at = Some(2_000);
+            ledger.update_call_if_state(&call, CallState::Ringing, &answered, &event("answer")).await
+        })
+    })
+}
+
+/// A job that starts a ringing call with a few details.
+fn ring(name: &'static str) -> Work {
+    Box::new(move |ledger| {
+        now(async {
+            let mut data = CallData::new(Direction::Inbound, "+1 513 555 7611", "+18005550100", 1_000);
+            data.queue_name = Some("support".into());
+            data.details.insert("answering_number".into(), json!("+18005550111"));
+            Ok(Some(ledger.create_call(&data, &[ExternalRef::new("zammad", name)], &event("newCall")).await?))
+        })
+    })
+}
+
+async fn run(store: &Store, work: Work) -> Option<Call> {
+    let (committed, outcome) = submit(store, work).await.unwrap();
+    committed.unwrap();
+    outcome.expect("the job ran").expect("the job succeeded")
+}
+
+#[tokio::test]
+async fn later_batches_find_a_call_exactly_as_stored_without_reading_it() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    run(store, ring("c-1")).await.unwrap();
+    let stored = || async { store.find_call_by_ref("zammad", "c-1").await.unwrap() };
+    assert_eq!(run(store, find("c-1")).await, stored().await);
+    let answered = run(store, answer("c-1")).await.expect("it was ringing");
+    assert_eq!(Some(answered), stored().await);
+    assert_eq!(run(store, find("c-1")).await, stored().await);
+}
+
+#[tokio::test]
+async fn a_call_another_connection_changed_is_read_again() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    let call = run(store, ring("c-2")).await.unwrap();
+    // The console (the pool) ends the call between two batches.
+    let mut ended = call.data.clone();
+    ended.state = CallState::Ended;
+    ended.ended_at = Some(3_000);
+    store.update_call(call.id, &ended, None).await.unwrap();
+    let found = run(store, find("c-2")).await.unwrap();
+    assert_eq!(found.data.state, CallState::Ended);
+    assert_eq!(Some(found), store.find_call_by_ref("zammad", "c-2").await.unwrap());
+    assert!(run(store, answer("c-2")).await.is_none(), "an ended call is not answered");
+}
+
+#[tokio::test]
+async fn after_a_failed_job_the_calls_its_batch_wrote_are_read_again() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    run(store, ring("c-3")).await.unwrap();
+    let slow: Work = Box::new(|_| {
+        // Hold the writer so the jobs after this one queue into one batch.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(None)
+    });
+    let slow = submit(store, slow);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let answered = submit(store, answer("c-3"));
+    let failing = submit(store, Box::new(|_| Err(ctihub_store::StoreError::invalid("call", "refused"))));
+    slow.await.unwrap().0.unwrap();
+    answered.await.unwrap().0.unwrap();
+    failing.await.unwrap().0.unwrap();
+    // The answer was kept although its batch ran again with savepoints; the ringing call the
+    // batch started from is not what the next one finds.
+    let found = run(store, find("c-3")).await.unwrap();
+    assert_eq!(found.data.state, CallState::InProgress);
+    assert_eq!(Some(found), store.find_call_by_ref("zammad", "c-3").await.unwrap());
+}

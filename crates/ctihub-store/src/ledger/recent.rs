@@ -1,0 +1,102 @@
+//! Calls the writer recorded lately, so the events that follow find their call without reading
+//! it back.
+//!
+//! A call's `answer` and `hangup` each looked the call up by its PBX id and read it back (three
+//! statements, a tenth of the writer's instructions), although the writer had written it
+//! moments before. The writer knows what it wrote; what it cannot see is another connection
+//! changing a call (the console, a purge, a ref added through the API). SQLite's `data_version`
+//! moves exactly when another connection commits, so at the start of each batch, inside its
+//! transaction (nobody else can commit until it ends), a moved version forgets every call.
+
+use std::collections::HashMap;
+
+use ctihub_domain::call::Call;
+use rusqlite::Connection;
+
+/// More than this many open calls at once is far beyond any PBX: the cache starts over rather
+/// than grow.
+const MAX_CALLS: usize = 10_000;
+
+/// Calls as the writer's commits left them, by source and PBX id.
+#[derive(Default)]
+pub(crate) struct RecentCalls {
+    calls: HashMap<(String, String), Call>,
+    /// `PRAGMA data_version` when the calls were last known current.
+    data_version: Option<i64>,
+}
+
+impl RecentCalls {
+    /// At the start of a batch's transaction: forget everything if another connection has
+    /// committed since the last batch.
+    pub(crate) fn check(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let version: i64 = conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        if self.data_version != Some(version) {
+            self.calls.clear();
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+
+    /// What a committed batch wrote. Ended calls are dropped (their later events are rare), and
+    /// so are calls the batch found changed.
+    pub(crate) fn absorb(&mut self, batch: BatchCalls) {
+        if batch.spoiled {
+            self.calls.clear();
+            return;
+        }
+        if self.calls.len() + batch.written.len() > MAX_CALLS {
+            self.calls.clear();
+        }
+        for (key, call) in batch.written {
+            match call {
+                Some(call) if call.data.ended_at.is_none() => self.calls.insert(key, call),
+                _ => self.calls.remove(&key),
+            };
+        }
+    }
+}
+
+/// The calls one batch wrote, seen before [`RecentCalls`] by the batch's later jobs.
+#[derive(Default)]
+pub(crate) struct BatchCalls {
+    /// `None`: the call was not as known (an update found it in another state), read it again.
+    written: HashMap<(String, String), Option<Call>>,
+    /// A job was rolled back after writing: what the batch and the cache hold can no longer be
+    /// told apart from what was undone, so neither is used again.
+    spoiled: bool,
+}
+
+impl BatchCalls {
+    /// The call `source` knows as `external_id`, as the batch or the commits before it left it.
+    pub(crate) fn find<'a>(&'a self, recent: &'a RecentCalls, source: &str, external_id: &str) -> Option<&'a Call> {
+        if self.spoiled {
+            return None;
+        }
+        let key = (source.to_owned(), external_id.to_owned());
+        match self.written.get(&key) {
+            Some(written) => written.as_ref(),
+            None => recent.calls.get(&key),
+        }
+    }
+
+    /// `call` as just written, under each of its ids.
+    pub(crate) fn wrote(&mut self, call: &Call) {
+        self.note(call, Some(call));
+    }
+
+    /// `call` is not as it was known: the next lookup reads it.
+    pub(crate) fn forget(&mut self, call: &Call) {
+        self.note(call, None);
+    }
+
+    fn note(&mut self, call: &Call, known: Option<&Call>) {
+        for r in &call.external_refs {
+            self.written.insert((r.source.clone(), r.external_id.clone()), known.cloned());
+        }
+    }
+
+    pub(crate) fn spoil(&mut self) {
+        self.spoiled = true;
+        self.written.clear();
+    }
+}
