@@ -24,7 +24,7 @@ use crate::{Store, StoreResult, on_pool};
 
 type Shared = Arc<dyn Any + Send + Sync>;
 
-const GENERATION_SQL: &str = "SELECT value FROM settings_generation";
+pub(crate) const GENERATION_SQL: &str = "SELECT value FROM settings_generation";
 
 #[derive(Default)]
 pub(crate) struct SettingsCache {
@@ -104,6 +104,17 @@ impl Store {
                 Ok(None)
             }
         }
+    }
+
+    /// Setting `name` as it was last read and parsed, with the settings' generation it was read
+    /// at, without reading anything; `None` when it was not read yet (or is not set). Whoever
+    /// acts on it must confirm the generation is still current: the ledger writer does so
+    /// inside its batch ([`crate::SqliteLedger::settings_generation`]), where no change can
+    /// commit meanwhile.
+    pub fn cached_setting<T: Send + Sync + 'static>(&self, name: &str) -> Option<(Arc<T>, i64)> {
+        let entries = self.settings.entries();
+        let entry = entries.get(name)?;
+        Some((entry.parsed.clone().downcast::<T>().ok()?, entry.generation))
     }
 
     /// The settings' generation, then `name`'s text unless `holds` says the document cached at

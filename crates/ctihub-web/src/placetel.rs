@@ -21,8 +21,8 @@ use sha2::Sha256;
 use crate::AppState;
 use crate::cti::params::Params;
 use crate::cti::view::display_name;
-use crate::cti::{IncomingEvent, ingest, shared_config};
-use crate::sipgate::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
+use crate::cti::{Admission, EventConfig, EventHandling, IncomingEvent};
+use crate::sipgate::xml::{ReadRequest, XmlError, check_access, read_request, response_document, xml_ok};
 
 const SOURCE: &str = "placetel";
 /// Zammad caps call ids at 250 characters; placetel's are 64 hex digits.
@@ -38,17 +38,27 @@ async fn event(
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Response, XmlError> {
-    let config = shared_config(&state.store).await?;
-    let placetel = &config.placetel;
-    check_access(placetel.enabled, placetel.token.as_deref(), &token)?;
-    let (headers, body) = read_body(&state, request).await?;
-    if let Some(secret) = placetel.secret.as_deref().filter(|s| !s.is_empty()) {
-        verify_signature(secret, &headers, &body)?;
-    }
-    let params = parse_params(&state, &headers, body).await?;
-    let incoming = parse_event(&state, placetel, &params).await?;
-    let decision = ingest(&state, config.clone(), incoming).await?;
+    let read = read_request(&state, request).await;
+    let mut handling = EventHandling::start(&state).await?;
+    let decision = loop {
+        let admission = admit(&state, handling.config(), &token, &read).await;
+        if let Some(decision) = handling.settle(admission).await? {
+            break decision;
+        }
+    };
     Ok(xml_ok(response_document(&[], &decision)))
+}
+
+/// The event, if the configuration lets it in, in Zammad's order of checks.
+async fn admit(state: &AppState, config: &EventConfig, token: &str, read: &ReadRequest) -> Result<Admission, XmlError> {
+    let placetel = &config.placetel;
+    check_access(placetel.enabled, placetel.token.as_deref(), token)?;
+    let (headers, body, params) = read.as_ref().map_err(XmlError::clone)?;
+    if let Some(secret) = placetel.secret.as_deref().filter(|s| !s.is_empty()) {
+        verify_signature(secret, headers, body)?;
+    }
+    let params = params.as_ref().map_err(XmlError::clone)?;
+    Ok(Admission::Ingest(parse_event(state, placetel, params).await?))
 }
 
 async fn parse_event(state: &AppState, config: &PlacetelConfig, params: &Params) -> Result<IncomingEvent, XmlError> {

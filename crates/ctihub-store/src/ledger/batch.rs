@@ -11,6 +11,7 @@ use ctihub_domain::Id;
 use super::recent::BatchCalls;
 use crate::ids::BatchIds;
 use crate::parked_events::ANY_PARKED_SQL;
+use crate::settings_cache::GENERATION_SQL;
 use crate::{CallerMatch, HubEvent};
 
 /// One batch's running state, handed to every job's [`super::SqliteLedger`].
@@ -22,6 +23,8 @@ pub(crate) struct Batch {
     /// Whether any event is parked for a call not yet known, once asked: almost never, and
     /// only other connections park them.
     parked_events: Option<bool>,
+    /// The settings' generation, once asked: nobody can change settings before the commit.
+    settings_generation: Option<i64>,
     /// The hub events stored so far, for the hub (`super::handover`); `None` when no hub listens.
     pub(crate) hub_events: Option<Vec<HubEvent>>,
 }
@@ -34,6 +37,7 @@ impl Batch {
             users: BatchUsers::default(),
             calls: BatchCalls::default(),
             parked_events: None,
+            settings_generation: None,
             hub_events: hub_listens.then(Vec::new),
         })
     }
@@ -45,6 +49,14 @@ impl Batch {
         }
         let any = conn.prepare_cached(ANY_PARKED_SQL)?.query_row([], |r| r.get(0))?;
         Ok(*self.parked_events.insert(any))
+    }
+
+    pub(crate) fn settings_generation(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+        if let Some(known) = self.settings_generation {
+            return Ok(known);
+        }
+        let generation = conn.prepare_cached(GENERATION_SQL)?.query_row([], |r| r.get(0))?;
+        Ok(*self.settings_generation.insert(generation))
     }
 
     /// How much the batch has published, to undo a failed job's share with [`Batch::undo_to`].

@@ -66,6 +66,12 @@ impl<'c> SqliteLedger<'c> {
         SqliteLedger { conn, phones, batch, recent }
     }
 
+    /// The settings' generation as of this batch (see [`crate::Store::cached_setting`]): a job
+    /// admitted under a setting cached at another generation must be admitted again.
+    pub fn settings_generation(&mut self) -> StoreResult<i64> {
+        Ok(self.batch.settings_generation(self.conn)?)
+    }
+
     /// The batch's notices, one hub event per kind, inside its transaction.
     pub(crate) fn publish_notices(&mut self) -> rusqlite::Result<()> {
         let notices = std::mem::take(&mut self.batch.notices);

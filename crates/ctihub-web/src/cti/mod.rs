@@ -8,6 +8,6 @@ pub mod params;
 pub mod service;
 pub mod view;
 
-pub use config::{load_config, push_path, save_config, shared_config};
-pub use ingest::ingest;
+pub use config::{EventConfig, load_config, push_path, save_config, shared_config};
+pub use ingest::{Admission, EventHandling};
 pub use service::{Decision, IncomingEvent};

@@ -28,10 +28,10 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
 use sha2::Sha256;
 
-use self::xml::{XmlError, check_access, parse_params, read_body, response_document, xml_ok};
+use self::xml::{ReadRequest, XmlError, check_access, read_request, response_document, xml_ok};
 use crate::AppState;
 use crate::cti::params::Params;
-use crate::cti::{Decision, IncomingEvent, generic, ingest, shared_config};
+use crate::cti::{Admission, Decision, EventConfig, EventHandling, IncomingEvent, generic};
 
 pub(crate) const SOURCE: &str = "sipgate";
 const SIGNATURE_HEADER: &str = "x-sipgate-signature";
@@ -50,29 +50,53 @@ async fn event(
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Response, XmlError> {
-    let config = shared_config(&state.store).await?;
-    let sipgate = &config.sipgate;
-    check_access(sipgate.enabled, sipgate.token.as_deref(), &token)?;
-    let (headers, body) = read_body(&state, request).await?;
-    if let Some(pem) = sipgate.public_key_pem.as_deref().filter(|p| !p.trim().is_empty()) {
-        verify_signature(pem, &headers, &body)?;
-    }
-    let params = parse_params(&state, &headers, body).await?;
+    let read = read_request(&state, request).await;
+    let mut handling = EventHandling::start(&state).await?;
+    let (decision, follow_up) = loop {
+        let mut follow_up = None;
+        let admission = admit(&state, handling.config(), &token, &read, &mut follow_up).await;
+        if let Some(decision) = handling.settle(admission).await? {
+            break (decision, follow_up);
+        }
+    };
+    Ok(xml_ok(match &follow_up {
+        Some(url) => response_document(&[("onHangup", url), ("onAnswer", url)], &decision),
+        None => response_document(&[], &decision),
+    }))
+}
 
+/// The event, if the configuration lets it in, in Zammad's order of checks; `follow_up` is
+/// where sipgate should send the call's next events (none after digits).
+async fn admit(
+    state: &AppState,
+    config: &EventConfig,
+    token: &str,
+    read: &ReadRequest,
+    follow_up: &mut Option<String>,
+) -> Result<Admission, XmlError> {
+    let sipgate = &config.sipgate;
+    check_access(sipgate.enabled, sipgate.token.as_deref(), token)?;
+    let (headers, body, params) = read.as_ref().map_err(XmlError::clone)?;
+    if let Some(pem) = sipgate.public_key_pem.as_deref().filter(|p| !p.trim().is_empty()) {
+        verify_signature(pem, headers, body)?;
+    }
+    let params = params.as_ref().map_err(XmlError::clone)?;
     // sipgate sends `dtmf` (after a `<Gather>`) with nothing but the digits and the call id.
     if params.get("event") == Some("dtmf") {
-        record_dtmf(&state, &params).await?;
-        return Ok(xml_ok(response_document(&[], &Decision::Continue)));
+        // Recorded straight away, so only once sure the integration is on as it is now.
+        if config.unconfirmed().is_some() {
+            return Ok(Admission::NeedsFreshConfig);
+        }
+        record_dtmf(state, params).await?;
+        return Ok(Admission::Decided(Decision::Continue));
     }
     let direction = match params.get("direction") {
         Some("in") => Direction::Inbound,
         Some("out") => Direction::Outbound,
         _ => return Err(XmlError::unprocessable("Invalid 'direction'!")),
     };
-    let incoming = parse_event(sipgate, &params, direction)?;
-    let decision = ingest(&state, config.clone(), incoming).await?;
-    let url = follow_up_url(&headers, &token, direction);
-    Ok(xml_ok(response_document(&[("onHangup", &url), ("onAnswer", &url)], &decision)))
+    *follow_up = Some(follow_up_url(headers, token, direction));
+    Ok(Admission::Ingest(parse_event(sipgate, params, direction)?))
 }
 
 fn parse_event(config: &SipgateConfig, params: &Params, direction: Direction) -> Result<IncomingEvent, XmlError> {

@@ -82,7 +82,7 @@ pub(crate) fn xml_ok(document: String) -> Response {
 }
 
 /// An error as Zammad's sipgate and placetel controllers render it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct XmlError {
     status: StatusCode,
     message: String,
@@ -145,6 +145,17 @@ pub(crate) async fn read_body(state: &AppState, request: Request) -> Result<(Hea
         .await
         .map_err(|e| XmlError::new(e.status(), format!("The body cannot be read: {}", e.body_text())))?;
     Ok((headers, body))
+}
+
+/// A request's headers, body and parameters, read once: it may be admitted twice
+/// (`EventHandling`). A body that cannot be read is still refused after the access checks, and
+/// bad parameters after the signature's.
+pub(crate) type ReadRequest = Result<(HeaderMap, Bytes, Result<Params, XmlError>), XmlError>;
+
+pub(crate) async fn read_request(state: &AppState, request: Request) -> ReadRequest {
+    let (headers, body) = read_body(state, request).await?;
+    let params = parse_params(state, &headers, body.clone()).await;
+    Ok((headers, body, params))
 }
 
 /// The parameters of a body already read, in whichever encoding its Content-Type names.

@@ -25,7 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// An error as Zammad renders it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ZammadError {
     status: StatusCode,
     message: String,

@@ -14,28 +14,40 @@ use super::ZammadError;
 use crate::AppState;
 use crate::cti::config::token_matches;
 use crate::cti::generic;
-use crate::cti::params::{Params, read_params};
-use crate::cti::{Decision, IncomingEvent, ingest, shared_config};
+use crate::cti::params::{Params, ParamsError, read_params};
+use crate::cti::{Admission, Decision, EventConfig, EventHandling, IncomingEvent};
 
 pub(crate) async fn event(
     State(state): State<AppState>,
     Path(token): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ZammadError> {
-    let config = shared_config(&state.store).await?;
+    // Read first: the request may be admitted twice (`EventHandling`), its body read only once.
+    // A body that cannot be read is still refused after the configuration's checks.
+    let params = read_params(request, &state).await.map(|(params, _)| params);
+    let mut handling = EventHandling::start(&state).await?;
+    let decision = loop {
+        let admission = admit(handling.config(), &token, &params);
+        if let Some(decision) = handling.settle(admission).await? {
+            break decision;
+        }
+    };
+    Ok(Json(answer(decision)))
+}
+
+/// The event, if the configuration lets it in: the checks in Zammad's order, then the body.
+fn admit(config: &EventConfig, token: &str, params: &Result<Params, ParamsError>) -> Result<Admission, ZammadError> {
     if !config.enabled {
         return Err(ZammadError::unprocessable("Feature is disabled, please contact your administrator!"));
     }
     let Some(configured) = config.token.as_deref() else {
         return Err(ZammadError::unprocessable("Feature not configured, please contact your admin!"));
     };
-    if !token_matches(&token, configured) {
+    if !token_matches(token, configured) {
         return Err(ZammadError::new(StatusCode::UNAUTHORIZED, "Invalid token, please contact your admin!"));
     }
-    let (params, _) = read_params(request, &state).await.map_err(|e| ZammadError::new(e.status, e.message))?;
-    let event = parse_event(&params)?;
-    let decision = ingest(&state, config, event).await?;
-    Ok(Json(answer(decision)))
+    let params = params.as_ref().map_err(|e| ZammadError::new(e.status, e.message.clone()))?;
+    Ok(Admission::Ingest(parse_event(params)?))
 }
 
 /// The JSON answer a PBX acts on.

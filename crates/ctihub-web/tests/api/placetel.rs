@@ -362,3 +362,29 @@ async fn an_admin_sets_it_up_through_the_admin_api_as_the_guide_says() {
     })
     .await;
 }
+
+/// A change saved between two requests holds at the second, though the first left the
+/// configuration cached: the writer finds the change and the request is admitted again.
+#[tokio::test]
+async fn a_saved_change_holds_at_the_next_request() {
+    on_each_app_in("DE", async |app| {
+        let url = enable_placetel(app, |_| {}).await;
+        let ring = |id: &str| format!("event=IncomingCall&from=491715000000&to=030600000000&call_id={id}");
+        assert_eq!(app.push_xml(&url, &ring("p1"), &[]).await, (200, ok()));
+
+        enable_placetel(app, |c| {
+            c.inbound.block_caller_ids = vec![BlockedCaller { caller_id: "491715000000".into(), note: "spam".into() }];
+        })
+        .await;
+        let reject = format!(r#"{DECL}<Response><Reject reason="busy"/></Response>"#);
+        assert_eq!(app.push_xml(&url, &ring("p2"), &[]).await, (200, reject));
+
+        let mut config = ctihub_web::cti::load_config(&app.store).await.unwrap();
+        config.placetel.token = Some("another-placetel-token-0123".into());
+        ctihub_web::cti::save_config(&app.store, &config).await.unwrap();
+        let refused = (401, error("Invalid token, please contact your admin!"));
+        assert_eq!(app.push_xml(&url, &ring("p3"), &[]).await, refused);
+        assert!(app.store.find_call_by_ref("placetel", "p3").await.unwrap().is_none());
+    })
+    .await;
+}

@@ -446,3 +446,35 @@ async fn an_admin_sets_it_up_through_the_admin_api_as_the_guide_says() {
     })
     .await;
 }
+
+/// A change saved between two requests holds at the second, though the first left the
+/// configuration cached: the writer finds the change and the request is admitted again. Digits,
+/// stored without the writer, are admitted under the configuration read then.
+#[tokio::test]
+async fn a_saved_change_holds_at_the_next_request_digits_too() {
+    on_each_app_in("DE", async |app| {
+        let url = enable_sipgate(app, |_| {}).await;
+        let ring = |id: &str| format!("event=newCall&direction=in&from=491715000000&to=4930600000000&callId={id}");
+        assert_eq!(app.push_xml(&url, &ring("c1"), &[]).await, (200, subscribed(app, "in", None)));
+
+        enable_sipgate(app, |c| {
+            c.inbound.block_caller_ids = vec![BlockedCaller { caller_id: "491715000000".into(), note: "spam".into() }];
+        })
+        .await;
+        let reject = subscribed(app, "in", Some(r#"<Reject reason="busy"/>"#));
+        assert_eq!(app.push_xml(&url, &ring("c2"), &[]).await, (200, reject));
+
+        let mut config = ctihub_web::cti::load_config(&app.store).await.unwrap();
+        config.sipgate.enabled = false;
+        ctihub_web::cti::save_config(&app.store, &config).await.unwrap();
+        let disabled = (422, error("Feature is disabled, please contact your administrator!"));
+        assert_eq!(app.push_xml(&url, "event=dtmf&dtmf=1&callId=c1", &[]).await, disabled);
+        assert_eq!(app.push_xml(&url, &ring("c3"), &[]).await, disabled);
+        let call = app.store.find_call_by_ref("sipgate", "c1").await.unwrap().unwrap();
+        let kinds: Vec<String> =
+            app.store.list_call_events(call.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["newCall"], "no digits stored while disabled");
+        assert!(app.store.find_call_by_ref("sipgate", "c3").await.unwrap().is_none());
+    })
+    .await;
+}
