@@ -2,11 +2,12 @@
 //!
 //! The writer holds SQLite's write lock from `BEGIN IMMEDIATE` to its commit, so nothing but the
 //! batch's own jobs changes the database meanwhile, and those write calls and hub events, never
-//! users. That is what lets ids be counted in memory and who-is-who be read once per batch.
+//! users. That is what lets ids be counted in memory and who-is-who be read once.
 
 use std::collections::HashMap;
 
 use ctihub_domain::Id;
+use ctihub_domain::user::User;
 
 use super::recent::BatchCalls;
 use crate::ids::BatchIds;
@@ -18,7 +19,7 @@ use crate::{CallerMatch, HubEvent};
 pub(crate) struct Batch {
     pub(crate) ids: BatchIds,
     pub(crate) notices: BatchNotices,
-    pub(crate) users: BatchUsers,
+    pub(crate) users: KnownUsers,
     pub(crate) calls: BatchCalls,
     /// Whether any event is parked for a call not yet known, once asked: almost never, and
     /// only other connections park them.
@@ -30,11 +31,12 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub(crate) fn start(conn: &rusqlite::Connection, hub_listens: bool) -> rusqlite::Result<Batch> {
+    /// A batch that starts from what the writer knows of its users.
+    pub(crate) fn start(conn: &rusqlite::Connection, hub_listens: bool, users: KnownUsers) -> rusqlite::Result<Batch> {
         Ok(Batch {
             ids: BatchIds::read(conn)?,
             notices: BatchNotices::default(),
-            users: BatchUsers::default(),
+            users,
             calls: BatchCalls::default(),
             parked_events: None,
             settings_generation: None,
@@ -72,17 +74,32 @@ impl Batch {
     }
 }
 
-/// Who-is-who lookups already made in this batch. Each event asks who its journal's audience is
-/// (the admins, the owners of its queue's number) and each ringing call who owns the line it
-/// rings on and who is in do-not-disturb: a busy batch asks the same few questions for every
-/// event, and the answers cannot change before it commits (users and presence are written by
-/// other connections, which wait for the batch's write lock).
+/// Who-is-who lookups the writer already made. Each event asks who its journal's audience is
+/// (the admins, the owners of its queue's number), each ringing call who owns the line it rings
+/// on and who is in do-not-disturb, each answer who the agent and the customer are: a busy
+/// writer asks the same few questions for every event. The writer never writes users, presence
+/// or the caller index, so the answers hold until another connection commits; they are kept
+/// from batch to batch until then (`super::recent::Recent`).
 #[derive(Default)]
-pub(crate) struct BatchUsers {
+pub(crate) struct KnownUsers {
     /// Caller identification, by the number as the job asked.
     pub(crate) callers: HashMap<String, Vec<CallerMatch>>,
+    /// Users by id (`None`: no such user).
+    pub(crate) by_id: HashMap<Id, Option<User>>,
+    /// Active staff by their name in lower case (`None`: nobody of that name).
+    pub(crate) staff_by_name: HashMap<String, Option<User>>,
     pub(crate) admin_ids: Option<Vec<Id>>,
     pub(crate) do_not_disturb_ids: Option<Vec<Id>>,
+}
+
+impl KnownUsers {
+    /// More than this many answers are forgotten rather than kept growing (every new caller
+    /// adds one).
+    const MAX_ANSWERS: usize = 20_000;
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.callers.len() + self.by_id.len() + self.staff_by_name.len() > Self::MAX_ANSWERS
+    }
 }
 
 /// The calls a batch reported through [`CallLedger::publish_for_calls`], in order. Published

@@ -1,40 +1,56 @@
-//! Calls the writer recorded lately, so the events that follow find their call without reading
-//! it back.
+//! What the writer knows from its earlier batches: the calls it recorded lately, so the events
+//! that follow find their call without reading it back, and the users it looked up
+//! ([`KnownUsers`]).
 //!
 //! A call's `answer` and `hangup` each looked the call up by its PBX id and read it back (three
 //! statements, a tenth of the writer's instructions), although the writer had written it
 //! moments before. The writer knows what it wrote; what it cannot see is another connection
 //! changing a call (the console, a purge, a ref added through the API). SQLite's `data_version`
 //! moves exactly when another connection commits, so at the start of each batch, inside its
-//! transaction (nobody else can commit until it ends), a moved version forgets every call.
+//! transaction (nobody else can commit until it ends), a moved version forgets every call and
+//! every user.
 
 use std::collections::HashMap;
 
 use ctihub_domain::call::Call;
 use rusqlite::Connection;
 
+use super::batch::KnownUsers;
+
 /// More than this many open calls at once is far beyond any PBX: the cache starts over rather
 /// than grow.
 const MAX_CALLS: usize = 10_000;
 
-/// Calls as the writer's commits left them, by source and PBX id.
+/// Calls as the writer's commits left them, by source and PBX id, and the users it looked up.
 #[derive(Default)]
-pub(crate) struct RecentCalls {
+pub(crate) struct Recent {
     calls: HashMap<(String, String), Call>,
+    users: KnownUsers,
     /// `PRAGMA data_version` when the calls were last known current.
     data_version: Option<i64>,
 }
 
-impl RecentCalls {
+impl Recent {
     /// At the start of a batch's transaction: forget everything if another connection has
     /// committed since the last batch.
     pub(crate) fn check(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let version: i64 = conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
-        if self.data_version != Some(version) {
+        if self.data_version != Some(version) || self.users.is_full() {
             self.calls.clear();
+            self.users = KnownUsers::default();
             self.data_version = Some(version);
         }
         Ok(())
+    }
+
+    /// The users known so far, for a batch to go on from (see [`Recent::keep_users`]).
+    pub(crate) fn take_users(&mut self) -> KnownUsers {
+        std::mem::take(&mut self.users)
+    }
+
+    /// What a batch knew of users when it ended, committed or not: the writer never writes them.
+    pub(crate) fn keep_users(&mut self, users: KnownUsers) {
+        self.users = users;
     }
 
     /// What a committed batch wrote. Ended calls are dropped (their later events are rare), and
@@ -56,7 +72,7 @@ impl RecentCalls {
     }
 }
 
-/// The calls one batch wrote, seen before [`RecentCalls`] by the batch's later jobs.
+/// The calls one batch wrote, seen before [`Recent`] by the batch's later jobs.
 #[derive(Default)]
 pub(crate) struct BatchCalls {
     /// `None`: the call was not as known (an update found it in another state), read it again.
@@ -68,7 +84,7 @@ pub(crate) struct BatchCalls {
 
 impl BatchCalls {
     /// The call `source` knows as `external_id`, as the batch or the commits before it left it.
-    pub(crate) fn find<'a>(&'a self, recent: &'a RecentCalls, source: &str, external_id: &str) -> Option<&'a Call> {
+    pub(crate) fn find<'a>(&'a self, recent: &'a Recent, source: &str, external_id: &str) -> Option<&'a Call> {
         if self.spoiled {
             return None;
         }

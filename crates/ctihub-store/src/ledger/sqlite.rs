@@ -13,7 +13,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
 use super::batch::Batch;
-use super::recent::RecentCalls;
+use super::recent::Recent;
 use super::{CALL_BY_ID_SQL, CallLedger, USER_BY_AGENT_ID_SQL, USER_BY_ID_SQL};
 use crate::caller_index::identify_on;
 use crate::calls::{
@@ -53,7 +53,7 @@ pub struct SqliteLedger<'c> {
     conn: &'c mut Connection,
     phones: &'c PhoneNormalizer,
     batch: &'c mut Batch,
-    recent: &'c RecentCalls,
+    recent: &'c Recent,
 }
 
 impl<'c> SqliteLedger<'c> {
@@ -61,7 +61,7 @@ impl<'c> SqliteLedger<'c> {
         conn: &'c mut Connection,
         phones: &'c PhoneNormalizer,
         batch: &'c mut Batch,
-        recent: &'c RecentCalls,
+        recent: &'c Recent,
     ) -> Self {
         SqliteLedger { conn, phones, batch, recent }
     }
@@ -304,12 +304,21 @@ impl CallLedger for SqliteLedger<'_> {
             CallerNumber::Number(key) => identify_on(self.conn, key.as_str())?,
             _ => Vec::new(),
         };
-        self.batch.users.callers.insert(number.to_owned(), matches.clone());
+        let users = &mut self.batch.users;
+        for found in &matches {
+            users.by_id.entry(found.user.id).or_insert_with(|| Some(found.user.clone()));
+        }
+        users.callers.insert(number.to_owned(), matches.clone());
         Ok(matches)
     }
 
     async fn find_user(&mut self, id: Id) -> StoreResult<Option<User>> {
-        self.find_user_where(&USER_BY_ID_SQL, &id)
+        if let Some(known) = self.batch.users.by_id.get(&id) {
+            return Ok(known.clone());
+        }
+        let user = self.find_user_where(&USER_BY_ID_SQL, &id)?;
+        self.batch.users.by_id.insert(id, user.clone());
+        Ok(user)
     }
 
     async fn find_agent_by_agent_id(&mut self, agent_id: &str) -> StoreResult<Option<User>> {
@@ -321,7 +330,12 @@ impl CallLedger for SqliteLedger<'_> {
         if name.is_empty() {
             return Ok(None);
         }
-        self.find_user_where(STAFF_BY_NAME_SQL, &name)
+        if let Some(known) = self.batch.users.staff_by_name.get(&name) {
+            return Ok(known.clone());
+        }
+        let user = self.find_user_where(STAFF_BY_NAME_SQL, &name)?;
+        self.batch.users.staff_by_name.insert(name, user.clone());
+        Ok(user)
     }
 
     async fn active_staff_ids(&mut self) -> StoreResult<Vec<Id>> {

@@ -19,8 +19,9 @@ use ctihub_domain::phone::PhoneNormalizer;
 use rusqlite::{Connection, OpenFlags};
 
 use super::batch::Batch;
+use super::batch::KnownUsers;
 use super::checkpoint::{Checkpointer, GATE_PATIENCE};
-use super::recent::{BatchCalls, RecentCalls};
+use super::recent::{BatchCalls, Recent};
 use super::sync::{Syncer, sync_failed};
 use super::{CommittedHubEvents, Handover, SqliteLedger};
 use crate::{StoreError, StoreResult};
@@ -88,7 +89,7 @@ fn write_batches(
     let mut conn: Option<Connection> = None;
     let mut checkpoints = Some(Checkpointer::start(path));
     let syncer = Syncer::start(path, sync_failed);
-    let mut recent = RecentCalls::default();
+    let mut recent = Recent::default();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH
@@ -117,8 +118,9 @@ fn write_batches(
         }
         metrics::histogram!("ctihub_ledger_batch_events").record(batch.len() as f64);
         match outcome {
-            Ok((committed, calls)) => {
+            Ok((committed, calls, users)) => {
                 recent.absorb(calls);
+                recent.keep_users(users);
                 // Delivered while the commit syncs, as a hub reading the database would see it.
                 if let Some(committed) = committed {
                     handover.hand_over(committed);
@@ -186,7 +188,7 @@ fn write_batch(
     phones: &PhoneNormalizer,
     batch: &mut [Job],
     hub_listens: bool,
-    recent: &mut RecentCalls,
+    recent: &mut Recent,
 ) -> rusqlite::Result<Committed> {
     let shared = |conn: &mut Connection| run_jobs(conn, phones, batch, Isolation::Shared, hub_listens, recent);
     if let Some(committed) = in_transaction(conn, shared)? {
@@ -232,8 +234,9 @@ enum Isolation {
     Savepoints,
 }
 
-/// What a committed batch leaves: its hub events when the hub listens, and the calls it wrote.
-type Committed = (Option<CommittedHubEvents>, BatchCalls);
+/// What a committed batch leaves: its hub events when the hub listens, the calls it wrote and
+/// what it knew of users.
+type Committed = (Option<CommittedHubEvents>, BatchCalls, KnownUsers);
 
 /// The batch's jobs; `Some` to commit.
 fn run_jobs(
@@ -242,12 +245,12 @@ fn run_jobs(
     batch: &mut [Job],
     isolation: Isolation,
     hub_listens: bool,
-    recent: &mut RecentCalls,
+    recent: &mut Recent,
 ) -> rusqlite::Result<Option<Committed>> {
     let savepoints = isolation == Isolation::Savepoints;
     recent.check(conn)?;
+    let mut state = Batch::start(conn, hub_listens, recent.take_users())?;
     let recent = &*recent;
-    let mut state = Batch::start(conn, hub_listens)?;
     for job in batch {
         if savepoints {
             conn.prepare_cached("SAVEPOINT job")?.execute([])?;
@@ -272,5 +275,5 @@ fn run_jobs(
     state.ids.write_back(conn)?;
     let (after, through) = state.ids.drawn();
     let events = state.hub_events.map(|events| CommittedHubEvents { after, through, events });
-    Ok(Some((events, state.calls)))
+    Ok(Some((events, state.calls, state.users)))
 }

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use ctihub_domain::Id;
 use ctihub_domain::call::{Call, CallData, CallState, Direction, ExternalRef, NewCallEvent};
 use ctihub_domain::phone::PhoneKind;
-use ctihub_domain::user::{NewUser, Role};
+use ctihub_domain::user::{NewUser, Role, UserPatch};
 use ctihub_store::testing::fresh_sqlite_store;
 use ctihub_store::{CallLedger, LedgerJob, SqliteLedger, Store, StoreResult};
 use serde_json::json;
@@ -452,4 +453,49 @@ async fn after_a_failed_job_the_calls_its_batch_wrote_are_read_again() {
     let found = run(store, find("c-3")).await.unwrap();
     assert_eq!(found.data.state, CallState::InProgress);
     assert_eq!(Some(found), store.find_call_by_ref("zammad", "c-3").await.unwrap());
+}
+
+/// What the writer knows of users lasts from batch to batch, until another connection commits:
+/// a renamed agent, a customer's new number and a changed name are seen by the next batch.
+#[tokio::test]
+async fn users_another_connection_changed_are_read_again() {
+    let test = fresh_sqlite_store("US").await;
+    let store = &test.store;
+    let mut customer = NewUser::new(Role::EndUser, "Cincinnati");
+    customer.phones = vec![(PhoneKind::Phone, "+1 513 555 7611".into())];
+    let customer = store.create_user(customer).await.unwrap();
+    let agent = store.create_user(NewUser::new(Role::Agent, "Alice Agent")).await.unwrap();
+    let (customer_id, agent_id) = (customer.id, agent.id);
+
+    // What one batch reads: the customer by id and by number, the agent by name.
+    type Seen = (Option<String>, Vec<Id>, Vec<Id>, Option<Id>);
+    let seen = async || -> Seen {
+        let (told, seen) = std::sync::mpsc::channel();
+        let look: Work = Box::new(move |ledger| {
+            now(async {
+                let ids = |matches: Vec<ctihub_store::CallerMatch>| matches.into_iter().map(|m| m.user.id).collect();
+                told.send((
+                    ledger.find_user(customer_id).await?.map(|u| u.name),
+                    ids(ledger.identify_caller("+1 513 555 7611").await?),
+                    ids(ledger.identify_caller("+1 513 555 9999").await?),
+                    ledger.find_staff_by_name("alice agent").await?.map(|u| u.id),
+                ))
+                .unwrap();
+                Ok(None)
+            })
+        });
+        run(store, look).await;
+        seen.recv().unwrap()
+    };
+    assert_eq!(seen().await, (Some("Cincinnati".into()), vec![customer_id], vec![], Some(agent_id)));
+    assert_eq!(seen().await, (Some("Cincinnati".into()), vec![customer_id], vec![], Some(agent_id)), "known now");
+
+    let patch = UserPatch {
+        name: Some("Cincinnati Bell".into()),
+        phones: Some(vec![(PhoneKind::Phone, "+1 513 555 9999".into())]),
+        ..UserPatch::default()
+    };
+    store.update_user(customer_id, patch).await.unwrap();
+    store.update_user(agent_id, UserPatch { name: Some("Alice Other".into()), ..UserPatch::default() }).await.unwrap();
+    assert_eq!(seen().await, (Some("Cincinnati Bell".into()), vec![], vec![customer_id], None));
 }
