@@ -36,10 +36,14 @@ pub(crate) struct File {
     role: Role,
 }
 
-/// Bytes SQLite allocates per file: this struct, then the underlying file (8-aligned).
+/// Where the underlying file starts in a `File`'s allocation: after this struct, 8-aligned.
+fn inner_offset() -> usize {
+    std::mem::size_of::<File>().next_multiple_of(8)
+}
+
+/// Bytes SQLite allocates per file: this struct, then the underlying file.
 pub(crate) fn allocation(inner_size: c_int) -> c_int {
-    let own = std::mem::size_of::<File>().next_multiple_of(8);
-    own as c_int + inner_size
+    inner_offset() as c_int + inner_size
 }
 
 /// The most the underlying `unix` VFS writes with one call: it masks a write's length with
@@ -53,12 +57,11 @@ impl Sink for Inner {
     fn write_at(&mut self, bytes: &[u8], offset: i64) -> Result<(), i32> {
         LOG_FLUSHES.fetch_add(1, Ordering::Relaxed);
         let mut at = offset;
+        // SAFETY: `self.0` is an open file of the underlying VFS (see `File::inner`).
+        let Some(write) = (unsafe { (*(*self.0).pMethods).xWrite }) else { return Err(ffi::SQLITE_IOERR_WRITE) };
         for piece in bytes.chunks(MAX_WRITE) {
-            // SAFETY: `self.0` is an open file of the underlying VFS (see `File::inner`), and
-            // its methods table has `xWrite` (version 1). `piece` is under 128 KiB.
-            let code = unsafe {
-                ((*(*self.0).pMethods).xWrite.expect("xWrite"))(self.0, piece.as_ptr().cast(), piece.len() as c_int, at)
-            };
+            // SAFETY: writing to that file; `piece` is under 128 KiB.
+            let code = unsafe { write(self.0, piece.as_ptr().cast(), piece.len() as c_int, at) };
             if code != ffi::SQLITE_OK {
                 return Err(code);
             }
@@ -80,10 +83,9 @@ pub(crate) unsafe fn open(
     out_flags: *mut c_int,
 ) -> c_int {
     let file = file.cast::<File>();
-    let own = std::mem::size_of::<File>().next_multiple_of(8);
     // SAFETY: SQLite allocated `allocation(szOsFile)` bytes at `file`, 8-aligned; the
-    // underlying file starts `own` bytes in.
-    let inner = unsafe { file.cast::<u8>().add(own).cast::<ffi::sqlite3_file>() };
+    // underlying file starts `inner_offset()` bytes in.
+    let inner = unsafe { file.cast::<u8>().add(inner_offset()).cast::<ffi::sqlite3_file>() };
     let role = if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
         Role::Database { log: ptr::null_mut() }
     } else if flags & ffi::SQLITE_OPEN_WAL != 0 && !name.is_null() {
@@ -91,15 +93,23 @@ pub(crate) unsafe fn open(
     } else {
         Role::Other
     };
-    // SAFETY: `file` points to writable memory large enough for a `File`.
-    unsafe { file.write(File { base: ffi::sqlite3_file { pMethods: ptr::null() }, inner, role }) };
-    // SAFETY: forwarding `xOpen` to the underlying VFS with its own file memory.
-    let code = unsafe { ((*vfs).xOpen.expect("xOpen"))(vfs, name, inner, flags, out_flags) };
+    // SAFETY: `file` points to writable memory large enough for a `File` and the underlying
+    // file after it, not yet handed out. The underlying file is marked unopened until its
+    // `xOpen` says otherwise.
+    unsafe {
+        file.write(File { base: ffi::sqlite3_file { pMethods: ptr::null() }, inner, role });
+        (*inner).pMethods = ptr::null();
+    }
     // SAFETY: `file` was initialised above and nobody else holds it yet.
     let this = unsafe { &mut *file };
+    // SAFETY: `vfs` is SQLite's registered default VFS.
+    let code = match unsafe { (*vfs).xOpen } {
+        // SAFETY: forwarding `xOpen` to the underlying VFS with its own file memory.
+        Some(open) => unsafe { open(vfs, name, inner, flags, out_flags) },
+        None => ffi::SQLITE_CANTOPEN,
+    };
     // SQLite calls `xClose` only when `pMethods` is set: mirror the underlying file.
-    // SAFETY: `inner` was written by the underlying `xOpen` (or left as SQLite gave it, which
-    // `pMethods` being null then says).
+    // SAFETY: `inner`'s `pMethods` was set above, and by the underlying `xOpen` if it opened.
     if unsafe { (*inner).pMethods }.is_null() {
         // SAFETY: the value written above, dropped once; SQLite will not call `xClose`.
         unsafe { ptr::drop_in_place(&mut this.role) };
@@ -188,8 +198,11 @@ unsafe extern "C" fn x_close(file: *mut ffi::sqlite3_file) -> c_int {
         },
         _ => {}
     }
-    // SAFETY: forwarding the close; `inner` is not used afterwards.
-    let closed = unsafe { (this.methods().xClose.expect("xClose"))(this.inner) };
+    let closed = match this.methods().xClose {
+        // SAFETY: forwarding the close; `inner` is not used afterwards.
+        Some(close) => unsafe { close(this.inner) },
+        None => ffi::SQLITE_OK,
+    };
     // SAFETY: written in `open`, dropped once, here.
     unsafe { ptr::drop_in_place(&mut this.role) };
     if flushed != ffi::SQLITE_OK { flushed } else { closed }
@@ -213,8 +226,11 @@ unsafe extern "C" fn x_write(file: *mut ffi::sqlite3_file, buf: *const c_void, a
                 Err(code) => code,
             }
         }
-        // SAFETY: forwarding the call SQLite made to the underlying file.
-        _ => unsafe { (this.methods().xWrite.expect("xWrite"))(this.inner, buf, amount, offset) },
+        _ => match this.methods().xWrite {
+            // SAFETY: forwarding the call SQLite made to the underlying file.
+            Some(write) => unsafe { write(this.inner, buf, amount, offset) },
+            None => ffi::SQLITE_IOERR_WRITE,
+        },
     }
 }
 
