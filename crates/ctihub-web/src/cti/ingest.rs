@@ -86,8 +86,17 @@ impl<'s> EventHandling<'s> {
 /// Record `event` and tell the agents concerned; what the PBX should do with the call, or
 /// `None` when `config` was cached and has changed since (nothing was recorded).
 async fn ingest(state: &AppState, config: &EventConfig, event: IncomingEvent) -> Result<Option<Decision>, ApiError> {
-    metrics::counter!("ctihub_cti_events_total", "source" => event.source, "event" => event.signal.kind.as_str())
-        .increment(1);
+    let (source, kind) = (event.source, event.signal.kind.as_str());
+    let outcome = record(state, config, event).await;
+    // Once per event: one sent back under a changed configuration comes here again.
+    if !matches!(outcome, Ok(None)) {
+        metrics::counter!("ctihub_cti_events_total", "source" => source, "event" => kind).increment(1);
+    }
+    outcome
+}
+
+/// [`ingest`] without the count: on the ledger writer, or on the pool.
+async fn record(state: &AppState, config: &EventConfig, event: IncomingEvent) -> Result<Option<Decision>, ApiError> {
     if let Some(writer) = state.store.ledger_writer() {
         read_numbers_ahead(state.store.phones(), &event);
         let (reply, answer) = oneshot::channel();
