@@ -26,7 +26,7 @@ const MAX_CALLS: usize = 10_000;
 pub(crate) struct Recent {
     calls: HashMap<(String, String), Call>,
     users: KnownUsers,
-    /// `PRAGMA data_version` when the calls were last known current.
+    /// `PRAGMA data_version` when the calls and users were last known current.
     data_version: Option<i64>,
 }
 
@@ -48,7 +48,8 @@ impl Recent {
         std::mem::take(&mut self.users)
     }
 
-    /// What a batch knew of users when it ended, committed or not: the writer never writes them.
+    /// What a committed batch knew of users: the writer never writes them, so what it read
+    /// still holds.
     pub(crate) fn keep_users(&mut self, users: KnownUsers) {
         self.users = users;
     }
