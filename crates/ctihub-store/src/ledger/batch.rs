@@ -2,18 +2,16 @@
 //!
 //! The writer holds SQLite's write lock from `BEGIN IMMEDIATE` to its commit, so nothing but the
 //! batch's own jobs changes the database meanwhile, and those write calls and hub events, never
-//! users. That is what lets ids be counted in memory and who-is-who be read once.
-
-use std::collections::HashMap;
+//! users. That is what lets ids be counted in memory, and what the writer knows of users
+//! (`super::recent::KnownUsers`) carry from one batch to the next.
 
 use ctihub_domain::Id;
-use ctihub_domain::user::User;
 
-use super::recent::BatchCalls;
+use super::recent::{BatchCalls, KnownUsers};
+use crate::HubEvent;
 use crate::ids::BatchIds;
 use crate::parked_events::ANY_PARKED_SQL;
 use crate::settings_cache::GENERATION_SQL;
-use crate::{CallerMatch, HubEvent};
 
 /// One batch's running state, handed to every job's [`super::SqliteLedger`].
 pub(crate) struct Batch {
@@ -71,34 +69,6 @@ impl Batch {
         if let Some(events) = &mut self.hub_events {
             events.truncate(hub_events);
         }
-    }
-}
-
-/// Who-is-who lookups the writer already made. Each event asks who its journal's audience is
-/// (the admins, the owners of its queue's number), each ringing call who owns the line it rings
-/// on and who is in do-not-disturb, each answer who the agent and the customer are: a busy
-/// writer asks the same few questions for every event. The writer never writes users, presence
-/// or the caller index, so the answers hold until another connection commits; they are kept
-/// from batch to batch until then (`super::recent::Recent`).
-#[derive(Default)]
-pub(crate) struct KnownUsers {
-    /// Caller identification, by the number as the job asked.
-    pub(crate) callers: HashMap<String, Vec<CallerMatch>>,
-    /// Users by id (`None`: no such user).
-    pub(crate) by_id: HashMap<Id, Option<User>>,
-    /// Active staff by their name in lower case (`None`: nobody of that name).
-    pub(crate) staff_by_name: HashMap<String, Option<User>>,
-    pub(crate) admin_ids: Option<Vec<Id>>,
-    pub(crate) do_not_disturb_ids: Option<Vec<Id>>,
-}
-
-impl KnownUsers {
-    /// More than this many answers are forgotten rather than kept growing (every new caller
-    /// adds one).
-    const MAX_ANSWERS: usize = 20_000;
-
-    pub(crate) fn is_full(&self) -> bool {
-        self.callers.len() + self.by_id.len() + self.staff_by_name.len() > Self::MAX_ANSWERS
     }
 }
 

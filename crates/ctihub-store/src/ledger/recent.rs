@@ -12,10 +12,12 @@
 
 use std::collections::HashMap;
 
+use ctihub_domain::Id;
 use ctihub_domain::call::Call;
+use ctihub_domain::user::User;
 use rusqlite::Connection;
 
-use super::batch::KnownUsers;
+use crate::CallerMatch;
 
 /// More than this many open calls at once is far beyond any PBX: the cache starts over rather
 /// than grow.
@@ -43,20 +45,17 @@ impl Recent {
         Ok(())
     }
 
-    /// The users known so far, for a batch to go on from (see [`Recent::keep_users`]).
+    /// The users known so far, for a batch to go on from; it hands them back with
+    /// [`Recent::absorb`].
     pub(crate) fn take_users(&mut self) -> KnownUsers {
         std::mem::take(&mut self.users)
     }
 
-    /// What a committed batch knew of users: the writer never writes them, so what it read
-    /// still holds.
-    pub(crate) fn keep_users(&mut self, users: KnownUsers) {
+    /// What a committed batch wrote and knew. Ended calls are dropped (their later events are
+    /// rare), and so are calls the batch found changed. What it knew of users still holds: the
+    /// writer never writes them.
+    pub(crate) fn absorb(&mut self, batch: BatchCalls, users: KnownUsers) {
         self.users = users;
-    }
-
-    /// What a committed batch wrote. Ended calls are dropped (their later events are rare), and
-    /// so are calls the batch found changed.
-    pub(crate) fn absorb(&mut self, batch: BatchCalls) {
         if batch.spoiled {
             self.calls.clear();
             return;
@@ -70,6 +69,34 @@ impl Recent {
                 _ => self.calls.remove(&key),
             };
         }
+    }
+}
+
+/// Who-is-who lookups the writer already made. Each event asks who its journal's audience is
+/// (the admins, the owners of its queue's number), each ringing call who owns the line it rings
+/// on and who is in do-not-disturb, each answer who the agent and the customer are: a busy
+/// writer asks the same few questions for every event. The writer never writes users, presence
+/// or the caller index, so the answers hold until another connection commits; they are kept
+/// from batch to batch until then ([`Recent`]).
+#[derive(Default)]
+pub(crate) struct KnownUsers {
+    /// Caller identification, by the number as the job asked.
+    pub(crate) callers: HashMap<String, Vec<CallerMatch>>,
+    /// Users by id (`None`: no such user).
+    pub(crate) by_id: HashMap<Id, Option<User>>,
+    /// Active staff by their name in lower case (`None`: nobody of that name).
+    pub(crate) staff_by_name: HashMap<String, Option<User>>,
+    pub(crate) admin_ids: Option<Vec<Id>>,
+    pub(crate) do_not_disturb_ids: Option<Vec<Id>>,
+}
+
+impl KnownUsers {
+    /// More than this many answers are forgotten rather than kept growing (every new caller
+    /// adds one).
+    const MAX_ANSWERS: usize = 20_000;
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.callers.len() + self.by_id.len() + self.staff_by_name.len() > Self::MAX_ANSWERS
     }
 }
 

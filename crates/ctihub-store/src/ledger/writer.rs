@@ -19,9 +19,8 @@ use ctihub_domain::phone::PhoneNormalizer;
 use rusqlite::{Connection, OpenFlags};
 
 use super::batch::Batch;
-use super::batch::KnownUsers;
 use super::checkpoint::{Checkpointer, GATE_PATIENCE};
-use super::recent::{BatchCalls, Recent};
+use super::recent::{BatchCalls, KnownUsers, Recent};
 use super::sync::{Syncer, sync_failed};
 use super::{CommittedHubEvents, Handover, SqliteLedger};
 use crate::{StoreError, StoreResult};
@@ -119,8 +118,7 @@ fn write_batches(
         metrics::histogram!("ctihub_ledger_batch_events").record(batch.len() as f64);
         match outcome {
             Ok((committed, calls, users)) => {
-                recent.absorb(calls);
-                recent.keep_users(users);
+                recent.absorb(calls, users);
                 // Delivered while the commit syncs, as a hub reading the database would see it.
                 if let Some(committed) = committed {
                     handover.hand_over(committed);
