@@ -10,6 +10,11 @@
 //! and found again by where its source text is. Only the metadata's own text is accepted
 //! (`&'static str`: `phonenumber::metadata::DATABASE` lives as long as the process and never
 //! changes), so a place names one pattern for good.
+//!
+//! Most questions are whether a pattern matches at the start of a number. Those use the pattern
+//! anchored there (`^(?:…)`), compiled beside the plain one: the answer is the same (a match at
+//! the start is the leftmost one, and the same alternative wins), but the search neither scans
+//! the rest of the text for a match further on nor runs backwards to find where one began.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, PoisonError, RwLock};
@@ -17,19 +22,29 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use phonenumber::metadata::Descriptor;
 use regex::{Regex, RegexBuilder};
 
-/// Compiled patterns by the address and length of their source text.
-static COMPILED: LazyLock<RwLock<HashMap<(usize, usize), Regex>>> = LazyLock::new(Default::default);
+/// Where a pattern may match: anywhere, or only at the start of the text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Anchoring {
+    Anywhere,
+    AtStart,
+}
 
-/// Run `use_it` with the pattern whose source is `source`.
-fn with_regex<T>(source: &'static str, use_it: impl FnOnce(&Regex) -> T) -> T {
-    let place = (source.as_ptr() as usize, source.len());
+/// Compiled patterns by the address and length of their source text, and their anchoring.
+static COMPILED: LazyLock<RwLock<HashMap<(usize, usize, Anchoring), Regex>>> = LazyLock::new(Default::default);
+
+/// Run `use_it` with the pattern whose source is `source`, anchored as asked.
+fn with_regex<T>(source: &'static str, anchoring: Anchoring, use_it: impl FnOnce(&Regex) -> T) -> T {
+    let place = (source.as_ptr() as usize, source.len(), anchoring);
     {
         let compiled = COMPILED.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(regex) = compiled.get(&place) {
             return use_it(regex);
         }
     }
-    let regex = compile(source);
+    let regex = match anchoring {
+        Anchoring::Anywhere => compile(source),
+        Anchoring::AtStart => compile(&format!("^(?:{source})")),
+    };
     let answer = use_it(&regex);
     COMPILED.write().unwrap_or_else(PoisonError::into_inner).insert(place, regex);
     answer
@@ -55,7 +70,7 @@ fn compile(source: &str) -> Regex {
 /// Where the pattern's first match in `text` ends, when that match starts at the beginning:
 /// how `phonenumber` asks whether a pattern "matches at the start" (`find`, then `start == 0`).
 pub(super) fn end_of_match_at_start(source: &'static str, text: &str) -> Option<usize> {
-    with_regex(source, |regex| regex.find(text).filter(|m| m.start() == 0).map(|m| m.end()))
+    with_regex(source, Anchoring::AtStart, |regex| regex.find(text).map(|m| m.end()))
 }
 
 pub(super) fn matches_at_start(source: &'static str, text: &str) -> bool {
@@ -64,7 +79,7 @@ pub(super) fn matches_at_start(source: &'static str, text: &str) -> bool {
 
 /// The first match in `text` replaced by `with` (`$1`-style groups), as `Regex::replace`.
 pub(super) fn replace_first(source: &'static str, text: &str, with: &str) -> String {
-    with_regex(source, |regex| regex.replace(text, with).into_owned())
+    with_regex(source, Anchoring::Anywhere, |regex| regex.replace(text, with).into_owned())
 }
 
 /// `Descriptor::is_match`: one of the type's possible lengths, and its pattern matches at the start.
@@ -90,9 +105,43 @@ mod tests {
             assert_eq!(describes(fixed_line, national), fixed_line.is_match(national), "{national}");
         }
         let source = fixed_line.national_number().as_str();
-        let count = || COMPILED.read().unwrap().keys().filter(|(at, _)| *at == source.as_ptr() as usize).count();
+        let count = || COMPILED.read().unwrap().keys().filter(|(at, _, _)| *at == source.as_ptr() as usize).count();
         assert_eq!(count(), 1);
         describes(fixed_line, "5132001234");
         assert_eq!(count(), 1, "found again, not compiled again");
+    }
+
+    #[test]
+    fn anchored_patterns_answer_as_a_search_that_must_start_at_the_beginning() {
+        // The unanchored search, then `start == 0`: what `phonenumber` does.
+        let searched = |source: &'static str, text: &str| {
+            with_regex(source, Anchoring::Anywhere, |regex| {
+                regex.find(text).filter(|m| m.start() == 0).map(|m| m.end())
+            })
+        };
+        let (mut compared, mut matched) = (0, 0);
+        for code in [1u16, 7, 44, 49, 61, 262, 590, 599, 882] {
+            let metas = DATABASE.region(&code).unwrap().into_iter().filter_map(|region| DATABASE.by_id(region));
+            for meta in metas.chain(DATABASE.by_code(&code).into_iter().flatten()) {
+                let types = meta.descriptors();
+                let sources = [types.general(), types.fixed_line().unwrap_or(types.general())]
+                    .into_iter()
+                    .chain(types.mobile())
+                    .map(|d| d.national_number().as_str())
+                    .chain(meta.leading_digits().map(|l| l.as_str()));
+                for source in sources {
+                    for digits in super::super::sample::international_digits().iter().step_by(7) {
+                        // The number itself, and text where a match can only come later.
+                        for text in [digits.clone(), format!("x{digits}")] {
+                            let expected = searched(source, &text);
+                            assert_eq!(end_of_match_at_start(source, &text), expected, "{source} on {text}");
+                            compared += 1;
+                            matched += usize::from(expected.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 100_000 && matched > 1_000, "{matched} of {compared} matched");
     }
 }
