@@ -29,12 +29,15 @@ enum Anchoring {
     AtStart,
 }
 
-/// Compiled patterns by the address and length of their source text, and their anchoring.
-static COMPILED: LazyLock<RwLock<HashMap<(usize, usize, Anchoring), Regex>>> = LazyLock::new(Default::default);
+/// A pattern's source text by its address and length, and how it is anchored.
+type Place = (usize, usize, Anchoring);
+
+/// Compiled patterns by their place.
+static COMPILED: LazyLock<RwLock<HashMap<Place, Regex>>> = LazyLock::new(Default::default);
 
 /// Run `use_it` with the pattern whose source is `source`, anchored as asked.
 fn with_regex<T>(source: &'static str, anchoring: Anchoring, use_it: impl FnOnce(&Regex) -> T) -> T {
-    let place = (source.as_ptr() as usize, source.len(), anchoring);
+    let place: Place = (source.as_ptr() as usize, source.len(), anchoring);
     {
         let compiled = COMPILED.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(regex) = compiled.get(&place) {
