@@ -46,7 +46,9 @@ fn with_regex<T>(source: &'static str, anchoring: Anchoring, use_it: impl FnOnce
     }
     let regex = match anchoring {
         Anchoring::Anywhere => compile(source),
-        Anchoring::AtStart => compile(&format!("^(?:{source})")),
+        // The group closes on a line of its own: with whitespace ignored, `#` starts a comment
+        // that runs to the end of the line, and must not swallow the `)`.
+        Anchoring::AtStart => compile(&format!("^(?:{source}\n)")),
     };
     let answer = use_it(&regex);
     COMPILED.write().unwrap_or_else(PoisonError::into_inner).insert(place, regex);
@@ -112,6 +114,13 @@ mod tests {
         assert_eq!(count(), 1);
         describes(fixed_line, "5132001234");
         assert_eq!(count(), 1, "found again, not compiled again");
+    }
+
+    #[test]
+    fn a_comment_in_a_pattern_does_not_swallow_the_anchoring_group() {
+        static WITH_COMMENT: &str = "12 # a comment";
+        assert_eq!(end_of_match_at_start(WITH_COMMENT, "123"), Some(2));
+        assert_eq!(end_of_match_at_start(WITH_COMMENT, "312"), None);
     }
 
     #[test]
