@@ -8,6 +8,7 @@
 //! parameter, so the layering is unit-tested without touching the process environment.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
@@ -34,6 +35,7 @@ pub const KEYS: &[(&str, Option<&str>)] = &[
     ("address_rate_limit", Some("6000")),
     ("trusted_proxies", None),
     ("public_url", None),
+    ("worker_threads", Some("auto")),
 ];
 
 /// Environment variables with our prefix that are not configuration keys, so the misspelling
@@ -137,6 +139,33 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// Where browsers reach the server; an https URL makes cookies `Secure` always.
     pub public_url: Option<String>,
+    /// Threads of the server's runtime that handle requests (`crate::runtime`).
+    pub worker_threads: WorkerThreads,
+}
+
+/// How many threads handle requests: chosen from the cores and the backend, or a fixed count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerThreads {
+    Auto,
+    Fixed(NonZeroUsize),
+}
+
+impl WorkerThreads {
+    /// More than this is a typo, not a machine: each thread reserves a stack.
+    const MAX: usize = 1024;
+
+    fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(WorkerThreads::Auto);
+        }
+        s.parse::<usize>()
+            .ok()
+            .filter(|n| *n <= Self::MAX)
+            .and_then(NonZeroUsize::new)
+            .map(WorkerThreads::Fixed)
+            .ok_or_else(|| format!("expected auto or a whole number of threads from 1 to {}", Self::MAX))
+    }
 }
 
 impl Settings {
@@ -178,6 +207,7 @@ struct Raw {
     address_rate_limit: String,
     trusted_proxies: Option<String>,
     public_url: Option<String>,
+    worker_threads: String,
 }
 
 /// A layer of plain string values with its own name for error messages.
@@ -338,6 +368,8 @@ pub fn load(sources: &Sources) -> anyhow::Result<Loaded> {
     {
         return Err(invalid("public_url", url, "must start with https:// or http://".into()));
     }
+    let worker_threads =
+        WorkerThreads::parse(&raw.worker_threads).map_err(|r| invalid("worker_threads", &raw.worker_threads, r))?;
 
     Ok(Loaded {
         settings: Settings {
@@ -352,6 +384,7 @@ pub fn load(sources: &Sources) -> anyhow::Result<Loaded> {
             address_rate_limit,
             trusted_proxies,
             public_url,
+            worker_threads,
         },
         warnings: unknown_variables(&sources.env),
     })
@@ -552,6 +585,27 @@ mod tests {
         assert!(message.contains("must start with https:// or http://"), "{message}");
         let message = error(&Sources { env: env_pairs("CTIHUB_PUSH_RATE_LIMIT", "0"), ..Default::default() });
         assert!(message.starts_with("invalid push_rate_limit \"0\""), "{message}");
+    }
+
+    #[test]
+    fn worker_threads_are_auto_or_a_count() {
+        assert_eq!(load(&Sources::default()).unwrap().settings.worker_threads, WorkerThreads::Auto);
+        let threads = |value: &str| {
+            load(&Sources { env: env_pairs("CTIHUB_WORKER_THREADS", value), ..Default::default() })
+                .map(|loaded| loaded.settings.worker_threads)
+        };
+        assert_eq!(threads("AUTO").unwrap(), WorkerThreads::Auto);
+        assert_eq!(threads(" 3 ").unwrap(), WorkerThreads::Fixed(NonZeroUsize::new(3).unwrap()));
+        assert_eq!(threads("1024").unwrap(), WorkerThreads::Fixed(NonZeroUsize::new(1024).unwrap()));
+        for bad in ["0", "-1", "1025", "two", "1.5"] {
+            let message = format!("{:#}", threads(bad).expect_err(bad));
+            assert!(
+                message.starts_with(&format!(
+                    "invalid worker_threads {bad:?} (from environment variable CTIHUB_WORKER_THREADS): expected auto or"
+                )),
+                "{message}"
+            );
+        }
     }
 
     fn env_pairs(key: &str, value: &str) -> Vec<(String, String)> {

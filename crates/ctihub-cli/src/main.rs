@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -32,19 +33,12 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
-    // One-shot commands run on the calling thread: a bulk import is a long chain of round trips
-    // to sqlx's SQLite worker thread, and routing each reply through a separate runtime worker
-    // only adds thread hand-offs (a 20k-row import took ~15% longer that way).
-    let runtime = match command {
-        Command::Serve(_) => tokio::runtime::Runtime::new()?,
-        _ => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-    };
     // A health probe with an explicit URL needs no settings, so a broken config (or a noisy
     // environment) cannot make it fail or spam a container log every few seconds.
     if let Command::Healthcheck(args) = &command
         && let Some(url) = &args.url
     {
-        return runtime.block_on(commands::healthcheck::run(url));
+        return runtime::one_shot()?.block_on(commands::healthcheck::run(url));
     }
 
     let (file, overrides) = command.config_args();
@@ -53,5 +47,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    // The server's runtime is sized by its settings, so it is built after loading them.
+    let runtime = match command {
+        Command::Serve(_) => runtime::server(&loaded.settings)?,
+        _ => runtime::one_shot()?,
+    };
     runtime.block_on(commands::run(command, loaded.settings))
 }
