@@ -21,6 +21,7 @@ pub mod openapi;
 mod placetel;
 pub mod ratelimit;
 pub mod reports;
+mod request_context;
 pub mod retention;
 pub mod routing;
 mod sipgate;
@@ -34,14 +35,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use ctihub_store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
@@ -151,8 +149,6 @@ impl AppState {
     }
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// The whole application with its middleware.
 pub fn app(state: AppState) -> Router {
     let request_timeout = state.request_timeout;
@@ -173,34 +169,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(extract::panic_response))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, request_timeout))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            let path = redact_path(request.uri().path());
-            tracing::info_span!("request", method = %request.method(), path = %path, request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        // Credentials never appear in logs.
-        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
-}
-
-/// The request path for logs, with the secret of token-in-URL endpoints replaced by `***`.
-fn redact_path(path: &str) -> String {
-    const SECRET_AFTER: &[&str] =
-        &["/api/v1/cti/", "/api/v1/integration/cti/", "/api/v1/sipgate/", "/api/v1/placetel/"];
-    // Paths under these prefixes that are routes, not tokens.
-    const NOT_SECRET: &[&str] = &["log", "done"];
-    for prefix in SECRET_AFTER {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            let (token, tail) =
-                rest.split_once('/').map(|(t, r)| (t, format!("/{r}"))).unwrap_or((rest, String::new()));
-            if NOT_SECRET.contains(&token) {
-                return path.to_owned();
-            }
-            return format!("{prefix}***{tail}");
-        }
-    }
-    path.to_owned()
+        .layer(request_context::RequestContextLayer)
 }
 
 /// Request headers (request line included) larger than this are refused with 431.
@@ -311,19 +280,4 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn push_tokens_never_reach_the_logs() {
-        use super::redact_path;
-        assert_eq!(redact_path("/api/v1/cti/s3cret"), "/api/v1/cti/***");
-        assert_eq!(redact_path("/api/v1/integration/cti/s3cret"), "/api/v1/integration/cti/***");
-        assert_eq!(redact_path("/api/v1/sipgate/s3cret/in"), "/api/v1/sipgate/***/in");
-        assert_eq!(redact_path("/api/v1/placetel/s3cret"), "/api/v1/placetel/***");
-        assert_eq!(redact_path("/api/v1/cti/log"), "/api/v1/cti/log");
-        assert_eq!(redact_path("/api/v1/cti/done/12"), "/api/v1/cti/done/12");
-        assert_eq!(redact_path("/healthz"), "/healthz");
-    }
 }
