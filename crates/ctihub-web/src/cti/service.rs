@@ -57,7 +57,7 @@ pub enum Decision {
 pub async fn process(
     ledger: &mut impl CallLedger,
     config: &SharedCtiConfig,
-    mut event: IncomingEvent,
+    event: &IncomingEvent,
 ) -> Result<Processed, ApiError> {
     let phones = *ledger.phones();
     let signal = &event.signal;
@@ -69,7 +69,7 @@ pub async fn process(
         tracing::info!(from = %signal.from, note = %blocked.note, "blocked inbound caller rejected");
         // Recorded like Zammad does (it shows as ringing until the PBX hangs up), but nobody is
         // disturbed by it.
-        record(ledger, &event).await?;
+        record(ledger, event).await?;
         return Ok(answer(Decision::Reject));
     }
     if signal.kind == SignalKind::NewCall
@@ -77,13 +77,14 @@ pub async fn process(
         && let Some(caller_id) = config.outbound_caller_id(&signal.to, &phones)
     {
         // The journal shows the number the customer sees.
-        event.signal.from = caller_id.clone();
+        let mut rewritten = event.clone();
+        rewritten.signal.from = caller_id.clone();
         let number = event.signal.to.trim().to_owned();
-        record(ledger, &event).await?;
+        record(ledger, &rewritten).await?;
         return Ok(answer(Decision::Dial { caller_id, number }));
     }
 
-    let (call, transition) = record(ledger, &event).await?;
+    let (call, transition) = record(ledger, event).await?;
     // An event the call already had may be a PBX's retry after the node that stored it died
     // before telling the agents: what is still due is published again, and the once-keys
     // below keep anything from reaching a console twice.
