@@ -1,5 +1,6 @@
 //! The server's tokio runtime, sized so that the threads that handle requests and the SQLite
-//! ledger writer do not take turns on the same cores ([decision 0019](../../../docs/decisions/0019-request-workers.md)).
+//! ledger writer do not take turns on the same cores (decision 0019,
+//! `docs/decisions/0019-request-workers.md`).
 //!
 //! On SQLite every event waits for the one writer thread (decision 0014), which is busy most of
 //! the time under load. tokio's default, a worker per core, adds as many runnable threads as
