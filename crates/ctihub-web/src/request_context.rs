@@ -12,7 +12,7 @@
 //! the request's extensions where nothing read it, and wrapped every answer's body.
 //! Replacing them saved 1.5–2.3 µs of server CPU per request (`wrk` on a missing page) and about
 //! 2 µs per PBX event under ingest (docs/benchmarks.md). The span covers the handler, not the
-//! streaming of an answer's body after it (a console's event stream logs on its own).
+//! streaming of an answer's body after it (a console's event stream), where nothing logs.
 
 use std::borrow::Cow;
 use std::future::Future;
