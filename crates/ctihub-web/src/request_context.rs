@@ -57,6 +57,8 @@ where
     }
 
     fn call(&mut self, mut request: Request<A>) -> Self::Future {
+        // Before routing, which `inner.call` runs, so the logged latency includes it.
+        let started = Instant::now();
         mark_credentials_sensitive(request.headers_mut());
         let id = request.headers().get(&REQUEST_ID).cloned().unwrap_or_else(new_request_id);
         let span = tracing::info_span!(
@@ -69,7 +71,7 @@ where
             let _entered = span.enter();
             self.inner.call(request)
         };
-        ResponseFuture { inner: inner.instrument(span), id: Some(id), started: Instant::now() }
+        ResponseFuture { inner: inner.instrument(span), id: Some(id), started }
     }
 }
 
